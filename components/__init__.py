@@ -1,0 +1,1 @@
+"""Pulumi components and the typed stack settings of persistent-binderhub."""

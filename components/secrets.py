@@ -1,0 +1,200 @@
+"""Human-held secrets: `secrets/<stack>.sops.yaml`, decrypted with the real sops.
+
+Every value reaches the program only as a `pulumi.Output.secret`, so Pulumi
+encrypts it in state and masks it in output. Nothing here ever puts a decrypted
+value into a message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from components.errors import OperatorError
+from components.settings import Settings, is_example_stack
+from components.sops import (
+    EXIT_BAD_CIPHERTEXT,
+    EXIT_MAC_MISMATCH,
+    EXIT_NO_KEY,
+    EXIT_NOT_ENCRYPTED,
+    TEST_AGE_KEY_FILE,
+    run_sops,
+    test_age_recipient,
+)
+
+if TYPE_CHECKING:
+    import pulumi
+
+PLACEHOLDER = "CHANGE-ME"
+_ENCRYPTED_VALUE = re.compile(r"^ENC\[AES256_GCM,data:.*\]$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    description: str
+    used: Callable[[Settings], bool]  # whether a stack with these settings uses it
+    required: bool = True
+
+
+SECRETS: dict[str, SecretSpec] = {
+    "oauth_client_secret": SecretSpec(
+        "the client secret of the GitHub OAuth app or OIDC client",
+        lambda s: s.auth.type in ("github", "oidc")),
+    "github_api_token": SecretSpec(
+        "a GitHub token for BinderHub's API calls (avoids rate limits; optional)",
+        lambda s: True, required=False),
+    "registry_password": SecretSpec(
+        "the password of the external registry's push user", lambda s: s.registry.type == "external"),
+    "harbor_admin_password": SecretSpec(
+        "the password of Harbor's admin user", lambda s: s.registry.type == "harbor"),
+    "ssh_private_key": SecretSpec(
+        "the SSH private key that reaches every kubeadm host", lambda s: s.platform == "kubeadm"),
+    "openstack_application_credential_secret": SecretSpec(
+        "the secret of the OpenStack application credential", lambda s: s.platform == "magnum"),
+    "hub_database_url": SecretSpec(
+        "the PostgreSQL URL of the hub database, such as postgresql://user:password@host/db",
+        lambda s: s.hub_database.type == "postgres"),
+}
+
+
+def secrets_file(stack: str) -> str:
+    """The secrets file of a stack, relative to the project root."""
+    return f"secrets/{stack}.sops.yaml"
+
+
+def secrets_used(settings: Settings) -> dict[str, bool]:
+    """The secret keys this stack uses, each mapped to whether it is required."""
+    return {name: spec.required for name, spec in SECRETS.items() if spec.used(settings)}
+
+
+class StackSecrets:
+    """The decrypted secrets of a stack, each held only as a Pulumi secret Output."""
+
+    def __init__(self, values: dict[str, pulumi.Output[str]]):
+        self._values = values
+
+    def __getitem__(self, key: str) -> pulumi.Output[str]:
+        return self._values[key]
+
+    def get(self, key: str) -> pulumi.Output[str] | None:
+        return self._values.get(key)
+
+    def __repr__(self) -> str:
+        return f"StackSecrets(keys={sorted(self._values)})"
+
+
+def load_secrets(settings: Settings, stack: str, project_dir: Path) -> StackSecrets:
+    """Decrypt and check a stack's secrets; raise OperatorError on any problem."""
+    import pulumi
+
+    values = decrypt_secrets(stack, project_dir)
+    check_secret_keys(values, settings, stack)
+    return StackSecrets({key: pulumi.Output.secret(value) for key, value in values.items()})
+
+
+def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
+    """The plain key → value map of `secrets/<stack>.sops.yaml`, after checking it is safe."""
+    relative = secrets_file(stack)
+    path = project_dir / relative
+    recipients = encrypted_file_recipients(path, relative, stack)
+    test_key = test_age_recipient()
+    if test_key in recipients and not is_example_stack(stack):
+        raise OperatorError(
+            f"{relative}: is encrypted to the test-only age key {test_key}, which is public in this "
+            f"repository; only example-* stacks and 'local' may use it. Remove it with: "
+            f"python -m tools.secrets remove-recipient {stack} {test_key} (and rotate every secret "
+            f"in the file: anyone could have read them).")
+    key_file = TEST_AGE_KEY_FILE if is_example_stack(stack) else None
+    result = run_sops(["decrypt", "--output-type", "json", relative], cwd=project_dir, age_key_file=key_file)
+    if result.returncode != 0:
+        raise OperatorError(_decrypt_failure(relative, stack, result.returncode, recipients))
+    values = json.loads(result.stdout)
+    _check_flat_strings(values, relative)
+    return values
+
+
+def encrypted_file_recipients(path: Path, relative: str, stack: str) -> list[str]:
+    """Refuse a missing, unparsable or not (fully) SOPS-encrypted file; return its age recipients."""
+    if not path.is_file():
+        raise OperatorError(
+            f"{relative}: not found. Every stack needs its SOPS-encrypted secrets file; create it "
+            f"with: python -m tools.secrets create {stack} --recipient <your age public key>")
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where else ""
+        raise OperatorError(f"{relative}: is not valid YAML{line}; restore it from git") from None
+    if not isinstance(document, dict) or not isinstance(document.get("sops"), dict):
+        raise OperatorError(
+            f"{relative}: is not SOPS-encrypted (it has no 'sops' metadata), and plain-text secrets "
+            f"are refused. Move it away and re-create it with: python -m tools.secrets create {stack}")
+    for key_path, value in _leaves({k: v for k, v in document.items() if k != "sops"}):
+        if not (isinstance(value, str) and _ENCRYPTED_VALUE.match(value)):
+            raise OperatorError(
+                f"{relative}: key '{key_path}' holds a plain-text value; every value must be "
+                f"encrypted. Edit the file only with: python -m tools.secrets edit {stack}")
+    return [entry.get("recipient", "") for entry in document["sops"].get("age") or []]
+
+
+def _decrypt_failure(relative: str, stack: str, code: int, recipients: list[str]) -> str:
+    if code == EXIT_NO_KEY:
+        where = ("the test-only key tests/keys/test-only.agekey" if is_example_stack(stack)
+                 else "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or ~/.config/sops/age/keys.txt")
+        return (f"{relative}: none of your keys can decrypt it (looked in {where}). It is encrypted "
+                f"to: {', '.join(recipients) or 'no age recipient'}. Use a key file holding one of "
+                f"them, or ask a recipient to run: python -m tools.secrets add-recipient {stack} "
+                f"<your age public key>")
+    if code in (EXIT_MAC_MISMATCH, EXIT_BAD_CIPHERTEXT):
+        return (f"{relative}: has been tampered with or corrupted (sops exit {code}: its integrity "
+                f"check failed), so it is refused. Restore it from git and edit it only with: "
+                f"python -m tools.secrets edit {stack}")
+    if code == EXIT_NOT_ENCRYPTED:
+        return f"{relative}: sops found no valid encryption metadata in it; restore it from git"
+    return f"{relative}: sops could not decrypt it (exit {code}); run 'python -m tools.secrets edit {stack}'"
+
+
+def _check_flat_strings(values: object, relative: str) -> None:
+    if not isinstance(values, dict):
+        raise OperatorError(f"{relative}: must hold a mapping of secret names to values")
+    for key, value in values.items():
+        if not isinstance(value, str) or not value:
+            raise OperatorError(f"{relative}: key '{key}' must be a non-empty string (quote it in the editor)")
+
+
+def check_secret_keys(values: dict[str, str], settings: Settings, stack: str) -> None:
+    """Every key known, every required key present and set; one message for all problems."""
+    relative = secrets_file(stack)
+    used = secrets_used(settings)
+    problems = []
+    for key in sorted(values):
+        if key not in SECRETS:
+            problems.append(f"'{key}' is not a known secret (known: {', '.join(sorted(SECRETS))})")
+        elif values[key] == PLACEHOLDER:
+            problems.append(f"'{key}' still holds the placeholder {PLACEHOLDER}: {SECRETS[key].description}")
+    for key, required in sorted(used.items()):
+        if required and key not in values:
+            problems.append(f"'{key}' is missing: {SECRETS[key].description} "
+                            f"(needed with platform {settings.platform}, auth {settings.auth.type}, "
+                            f"registry {settings.registry.type})")
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise OperatorError(f"{relative}: {len(problems)} problem(s):\n{listed}\n"
+                            f"Fix them with: python -m tools.secrets edit {stack}")
+
+
+def _leaves(tree: object, prefix: str = ""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            yield from _leaves(value, f"{prefix}[{index}]")
+    else:
+        yield prefix, tree

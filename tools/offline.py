@@ -1,0 +1,182 @@
+"""Run the real Pulumi program under Pulumi's mocks: no cloud, no CLI, no credentials.
+
+The mock monitor records every registration exactly as the engine would receive
+it (inputs, parent, options), with every secret replaced by `[secret]`, and marks
+`additionalSecretOutputs` secret the way the engine does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import runpy
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+
+from components.settings import PROJECT
+from tools.stackfile import read_stack_config
+
+REPO = Path(__file__).resolve().parent.parent
+PROGRAM = REPO / "__main__.py"
+SECRET = "[secret]"
+CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
+
+
+@dataclass
+class Registration:
+    """One resource as the program registered it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+
+
+@dataclass
+class OfflineRun:
+    """Everything one offline run registered (the root stack excluded) and exported."""
+
+    stack: str
+    resources: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, type_: str, name: str) -> Registration:
+        matches = [r for r in self.of_type(type_) if r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"{len(matches)} resources of type {type_} named {name}")
+        return matches[0]
+
+
+# Outputs a real provider would compute, made up deterministically from the resource name.
+def _fake_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    alphabet = "0123456789abcdef"
+    digest = hashlib.sha256(f"offline:{args.name}".encode()).hexdigest()
+    length = int(args.inputs.get("length", 32))
+    return {"result": "".join(alphabet[int(c, 16)] for c in (digest * 4)[:length])}
+
+
+FAKE_OUTPUTS: dict[str, Callable[[mocks.MockResourceArgs], dict[str, Any]]] = {
+    "random:index/randomPassword:RandomPassword": _fake_password,
+}
+
+
+class OfflineMocks(mocks.Mocks):
+    def new_resource(self, args: mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        fake = FAKE_OUTPUTS.get(args.typ)
+        if fake:
+            outputs.update(fake(args))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: mocks.MockCallArgs):
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that keeps each registration request, redacted."""
+
+    def __init__(self) -> None:
+        super().__init__(OfflineMocks())
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        for key in request.additionalSecretOutputs:
+            if key in response.object.fields:
+                _mark_secret(response.object.fields[key])
+        self.registrations.append(Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=request.custom,
+            inputs=redact(json_format.MessageToDict(request.object)),
+            options={
+                "protect": bool(request.protect),
+                "ignoreChanges": sorted(request.ignoreChanges),
+                "retainOnDelete": bool(request.retainOnDelete),
+                "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                "additionalSecretOutputs": sorted(request.additionalSecretOutputs),
+                "dependsOn": sorted(request.dependencies),
+                "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
+            },
+        ))
+        return response
+
+
+def _mark_secret(value: struct_pb2.Value) -> None:
+    wrapped = struct_pb2.Value()
+    wrapped.struct_value.fields[rpc._special_sig_key].string_value = rpc._special_secret_sig
+    wrapped.struct_value.fields["value"].CopyFrom(value)
+    value.CopyFrom(wrapped)
+
+
+def redact(value: Any) -> Any:
+    """A serialized property tree with secrets as `[secret]` and references made readable."""
+    if isinstance(value, dict):
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
+            return SECRET
+        if signature == rpc._special_resource_sig:
+            return f"[resource {value.get('urn')}]"
+        if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
+            return f"[{'asset' if signature == rpc._special_asset_sig else 'archive'} {value.get('path') or ''}]"
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if value == rpc.UNKNOWN:
+        return "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf keeps every number as a double
+    return value
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = await output.future()
+    return SECRET if await output.is_secret() else resolved
+
+
+def run_program(stack: str, project_dir: Path = REPO, program: Path = PROGRAM,
+                config: dict[str, str] | None = None) -> OfflineRun:
+    """Run `program` for `stack` under mocks, with the stack file's config unless `config` is given.
+
+    The Pulumi runtime is process-global: each run gets a fresh event loop, config,
+    root stack and monitor. An OperatorError from the program propagates.
+    """
+    config = read_stack_config(project_dir, stack) if config is None else config
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.ROOT.set(None)
+        pulumi.runtime.set_all_config(config, [])
+        monitor = RecordingMonitor()
+        pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        settings.SETTINGS.root_directory = str(project_dir)
+        settings.SETTINGS.outputs.clear()
+        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        root = settings.get_root_resource()
+        outputs = {key: loop.run_until_complete(_resolve(value)) for key, value in sorted(root.outputs.items())}
+    finally:
+        settings.ROOT.set(None)
+        loop.close()
+        asyncio.set_event_loop(None)
+    return OfflineRun(stack, sorted(monitor.registrations, key=lambda r: r.urn), outputs)

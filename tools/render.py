@@ -1,0 +1,136 @@
+"""Render a stack offline, or diff two renders.
+
+    python -m tools.render STACK --out DIR      # DIR/resources.json, DIR/values/<release>.yaml
+    python -m tools.render --diff DIR_A DIR_B   # exit 0: same, 1: differences
+
+The render runs the real program under Pulumi's mocks with the stack's settings
+and secrets: no cloud, no credentials, no Pulumi CLI. Secrets appear as
+`[secret]`. The same commit renders byte-identical files. Exit 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.errors import OperatorError
+from tools.offline import CHART_TYPES, REPO, OfflineRun, run_program
+
+RESOURCES = "resources.json"
+VALUES = "values"
+
+
+def write_render(run: OfflineRun, out: Path) -> None:
+    """Write the desired state of one run: every resource, the stack outputs, each chart's values."""
+    out.mkdir(parents=True, exist_ok=True)
+    document = {"stack": run.stack, "resources": [asdict(r) for r in run.resources], "outputs": run.outputs}
+    (out / RESOURCES).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    values_dir = out / VALUES
+    values_dir.mkdir(exist_ok=True)
+    for stale in values_dir.glob("*.yaml"):
+        stale.unlink()
+    for chart in (r for r in run.resources if r.type in CHART_TYPES):
+        release = chart.inputs.get("name") or chart.name
+        values = chart.inputs.get("values", {})
+        (values_dir / f"{release}.yaml").write_text(yaml.safe_dump(values, sort_keys=True))
+
+
+def render(stack: str, out: Path, project_dir: Path = REPO) -> OfflineRun:
+    run = run_program(stack, project_dir)
+    write_render(run, out)
+    return run
+
+
+def _load(directory: Path) -> dict[str, Any]:
+    path = directory / RESOURCES
+    try:
+        document = json.loads(path.read_text())
+        resources = {_identity(r["urn"]): r for r in document["resources"]}
+        return {"resources": resources, "outputs": document["outputs"]}
+    except FileNotFoundError:
+        raise OperatorError(f"{path}: not found; render a stack into {directory} first "
+                            f"(python -m tools.render STACK --out {directory})") from None
+    except (ValueError, KeyError, TypeError):
+        raise OperatorError(f"{path}: is not a render written by python -m tools.render") from None
+
+
+def _identity(urn: str) -> str:
+    """A resource's URN without stack and project, so that two stacks can be compared too."""
+    return urn.split("::", 2)[2]
+
+
+def changed_paths(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Every leaf path whose value differs, with the old and new value (absent: None)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for key in sorted(set(old) | set(new), key=str):
+            changes += changed_paths(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+        return changes
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        changes = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            changes += changed_paths(a, b, f"{path}[{index}]")
+        return changes
+    return [] if old == new else [(path, old, new)]
+
+
+def _show(value: Any) -> str:
+    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def diff_renders(dir_a: Path, dir_b: Path) -> list[str]:
+    """A readable resource-level diff: added, removed, and changed with the changed input paths."""
+    a, b = _load(dir_a), _load(dir_b)
+    lines = []
+    for identity in sorted(set(a["resources"]) | set(b["resources"])):
+        old, new = a["resources"].get(identity), b["resources"].get(identity)
+        resource = old or new
+        label = f"{resource['type']}  {resource['name']}"
+        if new is None:
+            lines.append(f"- {label}")
+        elif old is None:
+            lines.append(f"+ {label}")
+        else:
+            fields = ("inputs", "options", "custom")
+            changes = changed_paths({f: old[f] for f in fields}, {f: new[f] for f in fields})
+            if changes:
+                lines.append(f"~ {label}")
+                lines += [f"    {path}: {_show(was)} -> {_show(now)}" for path, was, now in changes]
+    output_changes = changed_paths(a["outputs"], b["outputs"])
+    if output_changes:
+        lines.append("~ stack outputs")
+        lines += [f"    {path}: {_show(was)} -> {_show(now)}" for path, was, now in output_changes]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", help="the stack to render, such as example-gke")
+    parser.add_argument("--out", type=Path, help="the directory to write the render into")
+    parser.add_argument("--diff", nargs=2, type=Path, metavar=("DIR_A", "DIR_B"), help="compare two renders")
+    args = parser.parse_args(argv)
+    if bool(args.diff) == bool(args.stack) or (args.stack and not args.out):
+        parser.error("give either STACK --out DIR, or --diff DIR_A DIR_B")
+    try:
+        if args.diff:
+            lines = diff_renders(*args.diff)
+            print("\n".join(lines) if lines else "no differences")
+            return 1 if lines else 0
+        run = render(args.stack, args.out)
+    except OperatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    charts = sum(r.type in CHART_TYPES for r in run.resources)
+    print(f"rendered stack {args.stack}: {len(run.resources)} resources, {charts} chart values, into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
