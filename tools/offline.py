@@ -26,7 +26,7 @@ from tools.stackfile import read_stack_config
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "__main__.py"
-SECRET = "[secret]"
+MASKED = "[secret]"
 CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
 
 
@@ -94,7 +94,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = _in_own_event_loop(super().RegisterResource, request)
         if request.type == "pulumi:pulumi:Stack":
             return response
         for key in request.additionalSecretOutputs:
@@ -120,6 +120,21 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
+def _in_own_event_loop(method: Callable, request: Any) -> Any:
+    """Call a mock monitor method (run in an executor thread) with a loop closed right after.
+
+    The mock monitor makes a thread's event loop on demand and never closes it; left
+    to the garbage collector at interpreter exit, such loops print spurious errors.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return method(request)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def _mark_secret(value: struct_pb2.Value) -> None:
     wrapped = struct_pb2.Value()
     wrapped.struct_value.fields[rpc._special_sig_key].string_value = rpc._special_secret_sig
@@ -127,40 +142,43 @@ def _mark_secret(value: struct_pb2.Value) -> None:
     value.CopyFrom(wrapped)
 
 
+_SIGNATURE_LABELS: dict[str, Callable[[dict], str]] = {
+    rpc._special_secret_sig: lambda value: MASKED,
+    rpc._special_resource_sig: lambda value: f"[resource {value.get('urn')}]",
+    rpc._special_asset_sig: lambda value: f"[asset {value.get('path') or value.get('uri') or 'text'}]",
+    rpc._special_archive_sig: lambda value: f"[archive {value.get('path') or value.get('uri') or 'assets'}]",
+}
+
+
 def redact(value: Any) -> Any:
     """A serialized property tree with secrets as `[secret]` and references made readable."""
     if isinstance(value, dict):
-        signature = value.get(rpc._special_sig_key)
-        if signature == rpc._special_secret_sig:
-            return SECRET
-        if signature == rpc._special_resource_sig:
-            return f"[resource {value.get('urn')}]"
-        if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
-            return f"[{'asset' if signature == rpc._special_asset_sig else 'archive'} {value.get('path') or ''}]"
-        return {key: redact(item) for key, item in value.items()}
+        label = _SIGNATURE_LABELS.get(value.get(rpc._special_sig_key))
+        return label(value) if label else {key: redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
     if value == rpc.UNKNOWN:
         return "[unknown]"
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # protobuf keeps every number as a double
-    return value
+    # protobuf keeps every number as a double
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 async def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     resolved = await output.future()
-    return SECRET if await output.is_secret() else resolved
+    return MASKED if await output.is_secret() else resolved
 
 
 def run_program(stack: str, project_dir: Path = REPO, program: Path = PROGRAM,
-                config: dict[str, str] | None = None) -> OfflineRun:
-    """Run `program` for `stack` under mocks, with the stack file's config unless `config` is given.
+                monitor: RecordingMonitor | None = None) -> OfflineRun:
+    """Run `program` for `stack` under mocks, with the config of the stack file in `project_dir`.
 
     The Pulumi runtime is process-global: each run gets a fresh event loop, config,
-    root stack and monitor. An OperatorError from the program propagates.
+    root stack and monitor. An OperatorError from the program propagates; pass a
+    `monitor` to see what was registered before it.
     """
-    config = read_stack_config(project_dir, stack) if config is None else config
+    config = read_stack_config(project_dir, stack)
+    monitor = monitor or RecordingMonitor()
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     loop = asyncio.new_event_loop()
@@ -168,7 +186,6 @@ def run_program(stack: str, project_dir: Path = REPO, program: Path = PROGRAM,
     try:
         settings.ROOT.set(None)
         pulumi.runtime.set_all_config(config, [])
-        monitor = RecordingMonitor()
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
         settings.SETTINGS.root_directory = str(project_dir)
         settings.SETTINGS.outputs.clear()

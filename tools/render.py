@@ -1,6 +1,7 @@
 """Render a stack offline, or diff two renders.
 
     python -m tools.render STACK --out DIR      # DIR/resources.json, DIR/values/<release>.yaml
+        [--project-dir DIR]                     # stacks/ and secrets/ of another checkout
     python -m tools.render --diff DIR_A DIR_B   # exit 0: same, 1: differences
 
 The render runs the real program under Pulumi's mocks with the stack's settings
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", help="the stack to render, such as example-gke")
     parser.add_argument("--out", type=Path, help="the directory to write the render into")
+    parser.add_argument("--project-dir", type=Path, default=REPO,
+                        help="the directory holding stacks/ and secrets/ (default: this repository)")
     parser.add_argument("--diff", nargs=2, type=Path, metavar=("DIR_A", "DIR_B"), help="compare two renders")
     args = parser.parse_args(argv)
     if bool(args.diff) == bool(args.stack) or (args.stack and not args.out):
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             lines = diff_renders(*args.diff)
             print("\n".join(lines) if lines else "no differences")
             return 1 if lines else 0
-        run = render(args.stack, args.out)
+        run = render(args.stack, args.out, args.project_dir)
     except OperatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

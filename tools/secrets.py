@@ -32,7 +32,7 @@ from components.secrets import (
     secrets_used,
 )
 from components.settings import is_example_stack, parse_settings
-from components.sops import TEST_AGE_KEY_FILE, run_sops, test_age_recipient
+from components.sops import TEST_AGE_KEY_FILE, public_test_key_recipient, run_sops
 from tools.stackfile import check_stack_name, read_stack_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def _checked_recipient(stack: str, recipient: str) -> str:
     if not _AGE_RECIPIENT.match(recipient):
         raise OperatorError(f"{recipient!r} is not an age public key (age1 followed by 58 characters; "
                             f"'age-keygen -o key.txt' prints one)")
-    if recipient == test_age_recipient() and not is_example_stack(stack):
+    if recipient == public_test_key_recipient() and not is_example_stack(stack):
         raise OperatorError(f"{recipient} is the public test-only key; only example-* stacks and 'local' "
                             f"may use it")
     return recipient
@@ -120,7 +120,7 @@ def create(project_dir: Path, stack: str, recipients: list[str], edit: bool) -> 
     config = SopsConfig(project_dir)
     wanted = [_checked_recipient(stack, r) for r in recipients] or config.recipients(stack)
     if not wanted and is_example_stack(stack):
-        wanted = [test_age_recipient()]
+        wanted = [public_test_key_recipient()]
     if not wanted:
         raise OperatorError(f"{SOPS_CONFIG} has no recipients for stack {stack}: pass --recipient "
                             f"<age public key> (yours; 'age-keygen -o key.txt' makes one)")

@@ -1,0 +1,96 @@
+"""The test harness: the real program under fresh Pulumi mocks, and scratch copies of the project."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.errors import OperatorError
+from components.sops import run_sops
+from tools.offline import REPO, OfflineRun, RecordingMonitor, run_program
+
+EXAMPLE_STACKS = ("example-gke", "example-magnum", "example-kubeadm", "local")
+PROJECT_DATA = ("Pulumi.yaml", ".sops.yaml", "stacks", "secrets")
+
+
+@pytest.fixture
+def offline() -> Callable[..., OfflineRun]:
+    """Run the real `__main__.py` for a named stack under a fresh mock runtime.
+
+    Returns every registered resource with its resolved (redacted) inputs.
+    """
+    return run_program
+
+
+def refusal(stack: str, project_dir: Path = REPO) -> str:
+    """Run a stack that must be refused: return the message, after checking nothing was registered."""
+    monitor = RecordingMonitor()
+    with pytest.raises(OperatorError) as caught:
+        run_program(stack, project_dir, monitor=monitor)
+    assert monitor.registrations == [], "resources were registered before the refusal"
+    return str(caught.value)
+
+
+class AgeKey:
+    """A fresh age key pair, its identity in a key file as age-keygen writes it."""
+
+    def __init__(self, directory: Path):
+        import pyrage
+
+        identity = pyrage.x25519.Identity.generate()
+        self.recipient = str(identity.to_public())
+        self.file = directory / f"{self.recipient[:12]}.agekey"
+        self.file.write_text(f"# public key: {self.recipient}\n{identity}\n")
+
+
+class Project:
+    """A scratch copy of the project's data (stacks, secrets, .sops.yaml) to break on purpose."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True)
+        for name in PROJECT_DATA:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, root / name)
+            else:
+                shutil.copy(source, root / name)
+
+    def stack_path(self, stack: str) -> Path:
+        return self.root / "stacks" / f"Pulumi.{stack}.yaml"
+
+    def secrets_path(self, stack: str) -> Path:
+        return self.root / "secrets" / f"{stack}.sops.yaml"
+
+    def config(self, stack: str) -> dict:
+        return yaml.safe_load(self.stack_path(stack).read_text())["config"]
+
+    def write_config(self, stack: str, config: dict) -> None:
+        self.stack_path(stack).write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+
+    def copy_stack(self, source: str, target: str) -> None:
+        shutil.copy(self.stack_path(source), self.stack_path(target))
+
+    def encrypt_secrets(self, stack: str, values: dict[str, str], recipients: list[str]) -> None:
+        """Write `secrets/<stack>.sops.yaml` encrypted with the real sops to `recipients`."""
+        plain = self.root.parent / f"{stack}.plain.yaml"  # outside, so .sops.yaml rules do not apply
+        plain.write_text(yaml.safe_dump(values))
+        result = run_sops(["encrypt", "--age", ",".join(recipients), "--input-type", "yaml",
+                           "--output-type", "yaml", str(plain)], cwd=self.root.parent)
+        plain.unlink()
+        assert result.returncode == 0, result.stderr
+        self.secrets_path(stack).write_text(result.stdout)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path / "project")
+
+
+@pytest.fixture
+def age_key(tmp_path: Path) -> AgeKey:
+    return AgeKey(tmp_path)

@@ -1,0 +1,152 @@
+"""Offline render and diff: what the program registers, deterministic and without plain secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.secrets import decrypt_secrets
+from tests.conftest import EXAMPLE_STACKS
+from tools import render
+from tools.offline import MASKED, REPO, RecordingMonitor, run_program
+
+PASSWORD = "random:index/randomPassword:RandomPassword"
+GENERATED = ("proxy-secret-token", "hub-cookie-secret", "hub-crypt-keeper-key", "binder-api-token")
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_generated_chart_secrets_are_stable_random_hex(offline, stack):
+    run = offline(stack)
+    component = run.named("persistent-binderhub:secrets:GeneratedSecrets", "chart-secrets")
+    for name in GENERATED:
+        password = run.named(PASSWORD, name)
+        assert password.parent == component.urn
+        # 64 characters of digits + "abcdef": 32 random bytes in hex, as z2jh expects.
+        assert password.inputs == {"length": 64, "lower": False, "upper": False, "numeric": True,
+                                   "special": True, "overrideSpecial": "abcdef"}
+        assert "result" in password.options["additionalSecretOutputs"]  # encrypted in state
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_render_is_deterministic(tmp_path, stack):
+    render.render(stack, tmp_path / "first")
+    render.render(stack, tmp_path / "second")
+    # A separate process (as operators and CI run it) writes the very same bytes.
+    subprocess.run([sys.executable, "-m", "tools.render", stack, "--out", str(tmp_path / "cli")],
+                   cwd=REPO, check=True, capture_output=True)
+    first = _files(tmp_path / "first")
+    assert "resources.json" in first
+    assert first == _files(tmp_path / "second") == _files(tmp_path / "cli")
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_no_secret_value_appears_in_a_render(tmp_path, stack):
+    monitor = RecordingMonitor()
+    render.write_render(run_program(stack, monitor=monitor), tmp_path)
+    rendered = b"".join(_files(tmp_path).values()).decode()
+    secrets = list(decrypt_secrets(stack, REPO).values())
+    # The values the mocks made up for the generated chart secrets must not leak either.
+    secrets += [r.state["result"] for r in monitor.resources.values() if "result" in r.state]
+    assert len(secrets) >= len(GENERATED)
+    for value in secrets:
+        assert value not in rendered
+    document = json.loads((tmp_path / "resources.json").read_text())
+    assert document["outputs"]["hubUrl"].endswith("/")
+
+
+CHART_PROGRAM = """
+import pulumi
+from pulumi_kubernetes.helm.v4 import Chart
+
+token = pulumi.Output.secret("very-secret-token-value")
+Chart("hub", name="jupyterhub", chart="jupyterhub", version="4.4.0",
+      values={"proxy": {"secretToken": token, "service": {"type": "ClusterIP"}}, "debug": {"enabled": False}})
+pulumi.export("token", token)
+"""
+
+
+def test_chart_values_are_written_with_secrets_masked(tmp_path):
+    program = tmp_path / "program.py"
+    program.write_text(CHART_PROGRAM)
+    out = tmp_path / "render"
+    render.write_render(run_program("local", program=program), out)
+    values = yaml.safe_load((out / "values" / "jupyterhub.yaml").read_text())
+    assert values == {"proxy": {"secretToken": MASKED, "service": {"type": "ClusterIP"}}, "debug": {"enabled": False}}
+    document = json.loads((out / "resources.json").read_text())
+    assert document["outputs"] == {"token": MASKED}
+    assert "very-secret-token-value" not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+
+
+def _edit_render(directory: Path, edit) -> None:
+    path = directory / "resources.json"
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+
+
+def test_diff_of_identical_renders_exits_0(tmp_path, capsys):
+    render.render("example-gke", tmp_path / "a")
+    render.render("example-gke", tmp_path / "b")
+    assert render.main(["--diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().out.strip() == "no differences"
+
+
+def test_diff_shows_added_removed_and_changed_paths(tmp_path, capsys):
+    render.render("example-gke", tmp_path / "a")
+    render.render("example-gke", tmp_path / "b")
+
+    def edit(document):
+        resources = {r["name"]: r for r in document["resources"]}
+        resources["hub-cookie-secret"]["inputs"]["length"] = 32
+        resources["proxy-secret-token"]["options"]["protect"] = True
+        document["resources"].remove(resources["binder-api-token"])
+        added = json.loads(json.dumps(resources["hub-crypt-keeper-key"]))
+        added["urn"] = added["urn"].replace("hub-crypt-keeper-key", "extra-key")
+        added["name"] = "extra-key"
+        document["resources"].append(added)
+        document["outputs"]["hubUrl"] = "https://elsewhere.example.org/"
+
+    _edit_render(tmp_path / "b", edit)
+    assert render.main(["--diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f"- {PASSWORD}  binder-api-token" in out
+    assert f"+ {PASSWORD}  extra-key" in out
+    changed = out.index(f"~ {PASSWORD}  hub-cookie-secret")
+    assert out[changed + 1] == "    inputs.length: 64 -> 32"
+    assert "    options.protect: false -> true" in out
+    assert "~ stack outputs" in out
+
+
+def test_diff_of_a_directory_that_is_not_a_render_exits_2(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    assert render.main(["--diff", str(tmp_path / "a"), str(tmp_path / "a")]) == 2
+    assert "resources.json: not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("break_project", "expected"), [
+    (lambda p: p.stack_path("example-gke").write_text("config: [unclosed\n"),
+     "error: stacks/Pulumi.example-gke.yaml: is not valid YAML at line 2, column 1"),
+    (lambda p: p.secrets_path("example-gke").write_text("oauth_client_secret: hunter2\n"),
+     "error: secrets/example-gke.sops.yaml: is not SOPS-encrypted"),
+    (lambda p: p.stack_path("example-gke").unlink(),
+     "error: stacks/Pulumi.example-gke.yaml: not found"),
+])
+def test_render_cli_reports_bad_input_with_exit_2_and_no_traceback(project, break_project, expected):
+    break_project(project)
+    out = project.root / "render"
+    result = subprocess.run([sys.executable, "-m", "tools.render", "example-gke", "--out", str(out),
+                             "--project-dir", str(project.root)], cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(expected)
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr
+    assert not out.exists()  # nothing written

@@ -1,0 +1,128 @@
+"""The operator command `python -m tools.secrets`, with the real sops and real age keys."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import yaml
+
+from components.secrets import decrypt_secrets
+from components.sops import public_test_key_recipient, run_sops
+from tools import secrets as tool
+
+WRITE_VALUES = """\
+import sys
+open(sys.argv[1], "w").write("oauth_client_secret: from-the-editor\\ngithub_api_token: ghp_from_editor\\n")
+"""
+
+
+@pytest.fixture
+def editor(tmp_path, monkeypatch):
+    """An $EDITOR that writes two secrets into whatever file sops opens."""
+    script = tmp_path / "editor.py"
+    script.write_text(WRITE_VALUES)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+
+
+@pytest.fixture
+def production(project, age_key, monkeypatch):
+    """A non-example stack whose operator holds `age_key`."""
+    project.copy_stack("example-gke", "production")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.file))
+    return project
+
+
+def _run(project, *argv) -> int:
+    return tool.main(list(argv), project_dir=project.root)
+
+
+def _recipients_in_file(project, stack):
+    return [r["recipient"] for r in yaml.safe_load(project.secrets_path(stack).read_text())["sops"]["age"]]
+
+
+def _rules(project):
+    return yaml.safe_load((project.root / ".sops.yaml").read_text())["creation_rules"]
+
+
+def test_create_then_edit_then_check(production, age_key, editor, capsys):
+    assert _run(production, "create", "production", "--recipient", age_key.recipient, "--no-edit") == 0
+    assert _recipients_in_file(production, "production") == [age_key.recipient]
+    assert any(r["age"] == [age_key.recipient] for r in _rules(production))
+    # The template holds placeholders, which the program refuses.
+    assert _run(production, "check", "production") == 2
+    assert "still holds the placeholder CHANGE-ME" in capsys.readouterr().err
+    assert _run(production, "edit", "production") == 0
+    assert "holds every secret stack production needs" in capsys.readouterr().out
+    assert decrypt_secrets("production", production.root) == {
+        "oauth_client_secret": "from-the-editor", "github_api_token": "ghp_from_editor"}
+
+
+def test_create_refuses_without_recipients_and_changes_nothing(production, capsys):
+    before = (production.root / ".sops.yaml").read_text()
+    assert _run(production, "create", "production", "--no-edit") == 2
+    assert "pass --recipient" in capsys.readouterr().err
+    assert not production.secrets_path("production").exists()
+    assert (production.root / ".sops.yaml").read_text() == before
+
+
+def test_create_refuses_the_test_key_for_a_real_stack(production, capsys):
+    assert _run(production, "create", "production", "--recipient", public_test_key_recipient(), "--no-edit") == 2
+    assert "public test-only key" in capsys.readouterr().err
+    assert not production.secrets_path("production").exists()
+
+
+def test_create_refuses_an_existing_file_and_a_bad_key(project, capsys):
+    assert _run(project, "create", "example-gke", "--no-edit") == 2
+    assert "already exists" in capsys.readouterr().err
+    project.copy_stack("example-gke", "production")
+    assert _run(project, "create", "production", "--recipient", "not-a-key", "--no-edit") == 2
+    assert "is not an age public key" in capsys.readouterr().err
+
+
+def test_add_and_remove_a_recipient(production, age_key, tmp_path, editor, capsys):
+    from tests.conftest import AgeKey
+
+    _run(production, "create", "production", "--recipient", age_key.recipient, "--no-edit")
+    colleague = AgeKey(tmp_path)
+    assert _run(production, "add-recipient", "production", colleague.recipient) == 0
+    assert sorted(_recipients_in_file(production, "production")) == sorted([age_key.recipient, colleague.recipient])
+    as_colleague = run_sops(["decrypt", "secrets/production.sops.yaml"], cwd=production.root,
+                            age_key_file=colleague.file)
+    assert as_colleague.returncode == 0
+
+    assert _run(production, "remove-recipient", "production", colleague.recipient) == 0
+    assert _recipients_in_file(production, "production") == [age_key.recipient]
+    as_colleague = run_sops(["decrypt", "secrets/production.sops.yaml"], cwd=production.root,
+                            age_key_file=colleague.file)
+    assert as_colleague.returncode == 128
+
+    capsys.readouterr()
+    assert _run(production, "remove-recipient", "production", age_key.recipient) == 2
+    assert "is the last recipient" in capsys.readouterr().err
+
+
+def test_recipient_change_that_sops_cannot_apply_changes_nothing(production, age_key, tmp_path, monkeypatch, capsys):
+    from tests.conftest import AgeKey
+
+    _run(production, "create", "production", "--recipient", age_key.recipient, "--no-edit")
+    before = ((production.root / ".sops.yaml").read_text(), production.secrets_path("production").read_text())
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "missing.agekey"))  # cannot decrypt any more
+    assert _run(production, "add-recipient", "production", AgeKey(tmp_path).recipient) == 2
+    assert "none of your keys can decrypt it" in capsys.readouterr().err
+    after = ((production.root / ".sops.yaml").read_text(), production.secrets_path("production").read_text())
+    assert after == before
+
+
+def test_rotate_changes_the_data_key_and_keeps_the_values(project):
+    path = project.secrets_path("example-gke")
+    before_text, before_values = path.read_text(), decrypt_secrets("example-gke", project.root)
+    assert _run(project, "rotate", "example-gke") == 0
+    assert path.read_text() != before_text
+    assert decrypt_secrets("example-gke", project.root) == before_values
+
+
+def test_edit_refuses_a_plain_text_file(project, editor, capsys):
+    project.secrets_path("example-gke").write_text("oauth_client_secret: plain\n")
+    assert _run(project, "edit", "example-gke") == 2
+    assert "is not SOPS-encrypted" in capsys.readouterr().err

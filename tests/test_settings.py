@@ -1,0 +1,138 @@
+"""Stack settings: the example stacks load, and every operator mistake is refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.settings import parse_settings
+from tests.conftest import EXAMPLE_STACKS, refusal
+from tools.offline import REPO
+from tools.stackfile import read_stack_config
+
+P = "persistent-binderhub"
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_example_stacks_load(stack):
+    settings = parse_settings(read_stack_config(REPO, stack), stack)
+    assert settings.cluster is getattr(settings, settings.platform)
+    assert settings.persistence.projects_per_user >= 1
+
+
+def test_settings_are_typed_and_defaulted():
+    settings = parse_settings(read_stack_config(REPO, "example-gke"), "example-gke")
+    pools = settings.gke.node_pools
+    assert (pools.user.min_nodes, pools.user.max_nodes, pools.build.spot) == (0, 10, True)
+    assert settings.servers.memory_limit == "8G"
+    assert settings.hub_database.type == "sqlite"  # a default, not in the stack file
+    local = parse_settings(read_stack_config(REPO, "local"), "local")
+    assert local.existing.context is None  # the current kubeconfig context
+
+
+def _gke(config):
+    return config[f"{P}:gke"]
+
+
+# Each case: how to break the example-gke stack, then what the message must say.
+BAD_SETTINGS = {
+    "unknown top-level key": (
+        lambda c: c.update({f"{P}:domain": {"hub": "x.example.org"}}),
+        [f"{P}:domain: is not a known setting", "did you mean 'domains'?"]),
+    "unknown nested key": (
+        lambda c: _gke(c)["nodePools"]["user"].update(maxNode=3),
+        [f"{P}:gke.nodePools.user.maxNode: is not a known setting", "did you mean 'maxNodes'?"]),
+    "wrong type": (
+        lambda c: _gke(c)["nodePools"]["core"].update(minNodes="many"),
+        [f"{P}:gke.nodePools.core.minNodes", "valid integer", "'many'"]),
+    "missing required value": (
+        lambda c: c[f"{P}:domains"].pop("binder"),
+        [f"{P}:domains.binder: is required", "the BinderHub domain"]),
+    "missing required block": (
+        lambda c: c.pop(f"{P}:auth"),
+        [f"{P}:auth: is required", "github, oidc or dummy"]),
+    "platform block does not match the platform": (
+        lambda c: c.update({f"{P}:platform": "magnum"}),
+        [f"{P}:gke: is the block for platform 'gke', but platform is 'magnum'"]),
+    "unknown platform": (
+        lambda c: c.update({f"{P}:platform": "aws"}),
+        [f"{P}:platform", "'gke', 'magnum', 'kubeadm' or 'existing'", "'aws'"]),
+    "invalid domain": (
+        lambda c: c[f"{P}:domains"].update(hub="Hub_Example.org"),
+        [f"{P}:domains.hub", "'Hub_Example.org' is not valid", "lower-case DNS name"]),
+    "hub domain equals binder domain": (
+        lambda c: c[f"{P}:domains"].update(binder="hub.binder.example.org"),
+        [f"{P}:domains.binder: equals the hub domain"]),
+    "projects limit below 1": (
+        lambda c: c[f"{P}:persistence"].update(projectsPerUser=0),
+        [f"{P}:persistence.projectsPerUser", "greater than or equal to 1"]),
+    "auth block of another type": (
+        lambda c: c[f"{P}:auth"].update(type="oidc"),
+        [f"{P}:auth.github: is the block for type 'github', but type is 'oidc'"]),
+    "dummy auth outside local": (
+        lambda c: c.update({f"{P}:auth": {"type": "dummy"}}),
+        [f"{P}:auth.type: 'dummy' lets anyone sign in", "only on the 'local' stack"]),
+    "node pool bounds": (
+        lambda c: _gke(c)["nodePools"]["user"].update(minNodes=20),
+        [f"{P}:gke.nodePools.user.minNodes: is 20, above maxNodes 10"]),
+    "zone outside region": (
+        lambda c: _gke(c).update(zone="us-east1-b"),
+        [f"{P}:gke.zone: 'us-east1-b' is not a zone of region europe-west1"]),
+    "artifact registry off GKE": (
+        lambda c: c.update({f"{P}:platform": "existing", f"{P}:existing": {}, f"{P}:gke": None}),
+        [f"{P}:registry.type: 'artifact-registry' needs platform 'gke'"]),
+    "plain HTTP outside a local cluster": (
+        lambda c: c.pop(f"{P}:tls"),
+        [f"{P}:tls.issuer: is 'none'", "letsencrypt-production"]),
+    "invalid banned spec regex": (
+        lambda c: c[f"{P}:binder"].update(bannedSpecs=["(unclosed"]),
+        [f"{P}:binder.bannedSpecs[0]", "not a valid regular expression"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
+def test_bad_settings_are_refused_before_anything_is_registered(project, case):
+    breaks, expected = BAD_SETTINGS[case]
+    config = project.config("example-gke")
+    breaks(config)
+    project.write_config("example-gke", {k: v for k, v in config.items() if v is not None})
+    message = refusal("example-gke", project.root)
+    assert message.startswith("stacks/Pulumi.example-gke.yaml: the stack settings have")
+    for fragment in expected:
+        assert fragment in message
+    assert "nothing was deployed" in message
+
+
+def test_every_problem_is_listed_in_one_message(project):
+    config = project.config("example-gke")
+    _gke(config)["nodePools"]["user"]["maxNode"] = 3
+    config[f"{P}:domains"]["hub"] = "not a domain"
+    project.write_config("example-gke", config)
+    message = refusal("example-gke", project.root)
+    assert "have 2 problem(s)" in message
+    assert "maxNode" in message
+    assert "domains.hub" in message
+
+
+BAD_STACK_FILES = {
+    "not YAML": ("config: [unclosed\n", "stacks/Pulumi.example-gke.yaml: is not valid YAML at line"),
+    "no config mapping": ("- just\n- a list\n", "must be a mapping with a 'config:' mapping"),
+    "key without namespace": ("config:\n  platform: gke\n",
+                              "config key 'platform' has no namespace: write it as 'persistent-binderhub:platform'"),
+    "pulumi-encrypted value": (f"config:\n  {P}:platform:\n    secure: v1:abc\n",
+                               "is a Pulumi-encrypted value; this project keeps secrets in secrets/"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STACK_FILES))
+def test_malformed_stack_files_are_refused(project, case):
+    text, expected = BAD_STACK_FILES[case]
+    project.stack_path("example-gke").write_text(text)
+    assert expected in refusal("example-gke", project.root)
+
+
+@pytest.mark.parametrize(("stack", "expected"), [
+    ("production", "stacks/Pulumi.production.yaml: not found (known stacks: example-gke"),
+    ("../../etc/passwd", "is not a valid stack name"),
+])
+def test_unknown_or_hostile_stack_names_are_refused(stack, expected):
+    assert expected in refusal(stack)
