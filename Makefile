@@ -42,7 +42,7 @@ diff: $(READY) ## compare two renders: make diff A=render/old B=render/new
 secrets-create: $(READY) ## create secrets/STACK.sops.yaml: make secrets-create STACK=x RECIPIENT=age1...
 	$(BIN)/python -m tools.secrets create $(STACK) $(if $(RECIPIENT),--recipient $(RECIPIENT))
 
-secrets-edit: $(READY) ## edit secrets/STACK.sops.yaml in $$EDITOR, then check it
+secrets-edit: $(READY) ## edit secrets/STACK.sops.yaml in your editor, then check it
 	$(BIN)/python -m tools.secrets edit $(STACK)
 
 secrets-check: $(READY) ## decrypt and check secrets/STACK.sops.yaml as the program does

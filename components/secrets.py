@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import yaml
 
 from components.errors import OperatorError
 from components.settings import Settings, is_example_stack
@@ -27,6 +26,7 @@ from components.sops import (
     public_test_key_recipient,
     run_sops,
 )
+from components.yamlfile import load_yaml
 
 PLACEHOLDER = "CHANGE-ME"
 _ENCRYPTED_VALUE = re.compile(r"^ENC\[AES256_GCM,data:.*\]$", re.DOTALL)
@@ -96,8 +96,7 @@ def load_secrets(settings: Settings, stack: str, project_dir: Path) -> StackSecr
 def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
     """The plain key → value map of `secrets/<stack>.sops.yaml`, after checking it is safe."""
     relative = secrets_file(stack)
-    path = project_dir / relative
-    recipients = encrypted_file_recipients(path, relative, stack)
+    recipients = encrypted_file_recipients(project_dir, stack)
     test_key = public_test_key_recipient()
     if test_key in recipients and not is_example_stack(stack):
         raise OperatorError(
@@ -114,18 +113,12 @@ def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
     return values
 
 
-def encrypted_file_recipients(path: Path, relative: str, stack: str) -> list[str]:
+def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:
     """Refuse a missing, unparsable or not (fully) SOPS-encrypted file; return its age recipients."""
-    if not path.is_file():
-        raise OperatorError(
-            f"{relative}: not found. Every stack needs its SOPS-encrypted secrets file; create it "
-            f"with: python -m tools.secrets create {stack} --recipient <your age public key>")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        raise OperatorError(f"{relative}: is not valid YAML{line}; restore it from git") from None
+    relative = secrets_file(stack)
+    document = load_yaml(project_dir, relative, (
+        f"Every stack needs its SOPS-encrypted secrets file; create it with: "
+        f"python -m tools.secrets create {stack} --recipient <your age public key>"))
     if not isinstance(document, dict) or not isinstance(document.get("sops"), dict):
         raise OperatorError(
             f"{relative}: is not SOPS-encrypted (it has no 'sops' metadata), and plain-text secrets "
@@ -135,7 +128,10 @@ def encrypted_file_recipients(path: Path, relative: str, stack: str) -> list[str
             raise OperatorError(
                 f"{relative}: key '{key_path}' holds a plain-text value; every value must be "
                 f"encrypted. Edit the file only with: python -m tools.secrets edit {stack}")
-    return [entry.get("recipient", "") for entry in document["sops"].get("age") or []]
+    entries = document["sops"].get("age")
+    if not isinstance(entries, list):
+        return []
+    return [entry.get("recipient", "") for entry in entries if isinstance(entry, dict)]
 
 
 def _decrypt_failure(relative: str, stack: str, code: int, recipients: list[str]) -> str:

@@ -150,3 +150,12 @@ def test_render_cli_reports_bad_input_with_exit_2_and_no_traceback(project, brea
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
     assert not out.exists()  # nothing written
+
+
+def test_bench_renders_every_example_stack_within_twice_a_minimal_program(capsys):
+    from tools import bench
+
+    assert bench.main(["--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("minimal program", *EXAMPLE_STACKS):
+        assert name in out

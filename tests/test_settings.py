@@ -131,7 +131,7 @@ def test_malformed_stack_files_are_refused(project, case):
 
 
 @pytest.mark.parametrize(("stack", "expected"), [
-    ("production", "stacks/Pulumi.production.yaml: not found (known stacks: example-gke"),
+    ("production", "stacks/Pulumi.production.yaml: not found. Known stacks: example-gke"),
     ("../../etc/passwd", "is not a valid stack name"),
 ])
 def test_unknown_or_hostile_stack_names_are_refused(stack, expected):

@@ -33,6 +33,7 @@ from components.secrets import (
 )
 from components.settings import is_example_stack, parse_settings
 from components.sops import TEST_AGE_KEY_FILE, public_test_key_recipient, run_sops
+from components.yamlfile import load_yaml
 from tools.stackfile import check_stack_name, read_stack_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +48,8 @@ _EDITOR_NO_CHANGE = 200  # sops edit: the file was not modified
 
 
 def _rule_regex(stack: str) -> str:
-    return rf"(^|/)secrets/{stack.replace('.', chr(92) + '.')}\.sops\.yaml$"
+    escaped = stack.replace(".", "\\.")  # stack names hold no other regex metacharacters
+    return rf"(^|/)secrets/{escaped}\.sops\.yaml$"
 
 
 class SopsConfig:
@@ -56,12 +58,18 @@ class SopsConfig:
     def __init__(self, project_dir: Path):
         self.path = project_dir / SOPS_CONFIG
         self.original = self.path.read_text() if self.path.exists() else None
-        document = yaml.safe_load(self.original or "") or {}
-        self.rules: list[dict] = document.get("creation_rules") or []
+        document = (load_yaml(project_dir, SOPS_CONFIG, "") if self.original is not None else None) or {}
+        rules = (document.get("creation_rules") or []) if isinstance(document, dict) else None
+        if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
+            raise OperatorError(f"{SOPS_CONFIG}: must hold 'creation_rules:', a list of rules, each with "
+                                f"path_regex and age")
+        self.rules: list[dict] = rules
 
     def recipients(self, stack: str) -> list[str]:
-        rule = self._rule(stack)
-        return list(rule.get("age") or []) if rule else []
+        rule = self._rule(stack) or {}
+        age = rule.get("age") or []
+        # sops also accepts the recipients as one comma-separated string
+        return [r.strip() for r in age.split(",")] if isinstance(age, str) else list(age)
 
     def set_recipients(self, stack: str, recipients: list[str]) -> None:
         rule = self._rule(stack)
@@ -103,11 +111,12 @@ def _failed(result, what: str) -> OperatorError:
 
 def _template(stack: str, project_dir: Path) -> str:
     settings = parse_settings(read_stack_config(project_dir, stack), stack)
+    used = secrets_used(settings)
     lines = [f"# Secrets of stack {stack}. Replace every {PLACEHOLDER}; the program refuses placeholders."]
-    for key, required in secrets_used(settings).items():
+    for key, required in used.items():
         lines.append(f"# {SECRETS[key].description}")
         lines.append(f"{key}: {PLACEHOLDER}" if required else f"# {key}: {PLACEHOLDER}")
-    if not any(required for required in secrets_used(settings).values()):
+    if not any(used.values()):
         lines.append("{}")  # sops needs a mapping, even an empty one
     return "\n".join(lines) + "\n"
 

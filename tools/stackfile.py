@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.errors import OperatorError
 from components.settings import PROJECT, stack_file
+from components.yamlfile import load_yaml
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -30,18 +29,9 @@ def known_stacks(project_dir: Path) -> list[str]:
 def read_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     """The stack's config as Pulumi passes it: `namespace:key` → string, objects JSON-encoded."""
     relative = stack_file(check_stack_name(stack))
-    path = project_dir / relative
-    if not path.is_file():
-        raise OperatorError(
-            f"{relative}: not found (known stacks: {', '.join(known_stacks(project_dir)) or 'none'}). "
-            f"Start a new stack from an example: cp stacks/Pulumi.example-gke.yaml {relative}")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "unreadable"
-        raise OperatorError(f"{relative}: is not valid YAML{where}: {problem}") from None
+    document = load_yaml(project_dir, relative, (
+        f"Known stacks: {', '.join(known_stacks(project_dir)) or 'none'}. "
+        f"Start a new stack from an example: cp stacks/Pulumi.example-gke.yaml {relative}"))
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise OperatorError(f"{relative}: must be a mapping with a 'config:' mapping of "
