@@ -36,7 +36,7 @@ preview: $(READY) ## show what pulumi up would change on STACK
 render: $(READY) ## render STACK offline into OUT (default render/STACK): no cloud, no Pulumi CLI
 	$(BIN)/python -m tools.render $(STACK) --out $(OUT)
 
-diff: $(READY) ## compare two renders: make diff A=render/old B=render/new
+diff: $(READY) ## compare two renders: make diff A=render/old B=render/new (fails if they differ)
 	$(BIN)/python -m tools.render --diff $(A) $(B)
 
 secrets-create: $(READY) ## create secrets/STACK.sops.yaml: make secrets-create STACK=x RECIPIENT=age1...
@@ -51,8 +51,9 @@ secrets-check: $(READY) ## decrypt and check secrets/STACK.sops.yaml as the prog
 test: $(READY) ## run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: $(READY) ## ruff on the Python code, shellcheck on the scripts
+lint: $(READY) ## ruff on the Python code, shellcheck on the scripts (apt-get install shellcheck)
 	$(BIN)/ruff check .
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck tools/*.sh .ci/run
 
 bench: $(READY) ## time the offline render of each example stack against a minimal program

@@ -101,9 +101,9 @@ def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
     if test_key in recipients and not is_example_stack(stack):
         raise OperatorError(
             f"{relative}: is encrypted to the test-only age key {test_key}, which is public in this "
-            f"repository; only example-* stacks and 'local' may use it. Remove it with: "
-            f"python -m tools.secrets remove-recipient {stack} {test_key} (and rotate every secret "
-            f"in the file: anyone could have read them).")
+            f"repository; only example-* stacks and 'local' may use it. Anyone could have read these "
+            f"secrets: change each one at its source, move this file away, and create a new one with: "
+            f"python -m tools.secrets create {stack} --recipient <your age public key>")
     key_file = TEST_AGE_KEY_FILE if is_example_stack(stack) else None
     result = run_sops(["decrypt", "--output-type", "json", relative], cwd=project_dir, age_key_file=key_file)
     if result.returncode != 0:
@@ -128,16 +128,21 @@ def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:
             raise OperatorError(
                 f"{relative}: key '{key_path}' holds a plain-text value; every value must be "
                 f"encrypted. Edit the file only with: python -m tools.secrets edit {stack}")
-    entries = document["sops"].get("age")
-    if not isinstance(entries, list):
-        return []
-    return [entry.get("recipient", "") for entry in entries if isinstance(entry, dict)]
+    return _age_recipients(document["sops"])
+
+
+def _age_recipients(metadata: dict) -> list[str]:
+    """The age recipients of sops metadata, at the top level and in key groups."""
+    groups = [metadata, *(g for g in metadata.get("key_groups") or [] if isinstance(g, dict))]
+    entries = [entry for group in groups if isinstance(group.get("age"), list) for entry in group["age"]]
+    return [str(entry.get("recipient", "")).strip() for entry in entries if isinstance(entry, dict)]
 
 
 def _decrypt_failure(relative: str, stack: str, code: int, recipients: list[str]) -> str:
     if code == EXIT_NO_KEY:
         where = ("the test-only key tests/keys/test-only.agekey" if is_example_stack(stack)
-                 else "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or ~/.config/sops/age/keys.txt")
+                 else "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY and sops's default key file, "
+                      "~/.config/sops/age/keys.txt on Linux")
         return (f"{relative}: none of your keys can decrypt it (looked in {where}). It is encrypted "
                 f"to: {', '.join(recipients) or 'no age recipient'}. Use a key file holding one of "
                 f"them, or ask a recipient to run: python -m tools.secrets add-recipient {stack} "

@@ -120,7 +120,8 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 class Model(BaseModel):
     """Base of every settings block: camelCase keys, unknown keys refused, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True,
+                              allow_inf_nan=False)
 
 
 def _check_selected_block(model: type[BaseModel], data: Any, selector: str, blocks: Mapping[str, str]) -> Any:

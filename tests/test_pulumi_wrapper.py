@@ -9,36 +9,36 @@ import pytest
 
 from tools.offline import REPO
 
+# Knows the stacks listed in $FAKE_PULUMI_STACKS; its backend is $PULUMI_BACKEND_URL, else the login's.
 FAKE_PULUMI = """#!/usr/bin/env bash
-echo "$* passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}" >> "$FAKE_PULUMI_LOG"
+echo "$* backend=${PULUMI_BACKEND_URL-unset} passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}" >> "$FAKE_PULUMI_LOG"
 case "$1" in
-  whoami)
-    [[ -f $FAKE_PULUMI_BACKEND ]] || exit 1
-    if [[ $* == *--verbose* ]]; then echo "Backend URL: $(cat "$FAKE_PULUMI_BACKEND")"; fi ;;
-  login) echo "${*: -1}" > "$FAKE_PULUMI_BACKEND" ;;
+  whoami) echo "Backend URL: ${PULUMI_BACKEND_URL:-https://api.pulumi.com}" ;;
+  stack) [[ $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
 esac
 """
+LOGGED_IN = '{"current": "https://api.pulumi.com", "accounts": {}}'
 
 
-def _run(tmp_path: Path, *args: str, pulumi: bool = True, **env: str) -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, *args: str, pulumi: bool = True, logged_in: bool = False,
+         **env: str) -> subprocess.CompletedProcess:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     if pulumi:
         (bin_dir / "pulumi").write_text(FAKE_PULUMI)
         (bin_dir / "pulumi").chmod(0o755)
-    environment = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "FAKE_PULUMI_LOG": str(tmp_path / "calls.log"),
-        "FAKE_PULUMI_BACKEND": str(tmp_path / "backend"),
-        **env,
-    }
+    if logged_in:
+        (tmp_path / ".pulumi").mkdir(exist_ok=True)
+        (tmp_path / ".pulumi" / "credentials.json").write_text(LOGGED_IN)
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path),
+                   "FAKE_PULUMI_LOG": str(tmp_path / "calls.log"), "FAKE_PULUMI_STACKS": "production", **env}
     return subprocess.run(["/bin/bash", str(REPO / "tools" / "pulumi.sh"), *args], env=environment,
                           capture_output=True, text=True, check=False)
 
 
 def _calls(tmp_path: Path) -> list[str]:
-    return (tmp_path / "calls.log").read_text().splitlines()
+    log = tmp_path / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def test_missing_pulumi_cli_stops_with_install_instructions(tmp_path):
@@ -50,32 +50,39 @@ def test_missing_pulumi_cli_stops_with_install_instructions(tmp_path):
     assert "curl -fsSL https://get.pulumi.com | sh" in result.stderr
 
 
-def test_up_local_logs_in_to_a_file_backend_and_creates_the_stack(tmp_path):
+def test_up_local_without_a_login_uses_a_file_backend_for_this_command_only(tmp_path):
     result = _run(tmp_path, "up", "local", "--yes")
     assert result.returncode == 0, result.stderr
+    state = f"file://{REPO}/.pulumi-state"
     calls = _calls(tmp_path)
-    assert f"login --non-interactive file://{REPO}/.pulumi-state passphrase=unset" in calls
-    assert "stack select --create --non-interactive local passphrase=" in calls
-    assert calls[-1] == "up --stack local --yes passphrase="
+    assert not any(call.startswith("login") for call in calls)  # the operator's login is untouched
+    assert f"stack select --create --non-interactive local backend={state} passphrase=" in calls
+    assert calls[-1] == f"up --stack local --yes backend={state} passphrase="
 
 
-def test_an_existing_login_is_kept(tmp_path):
-    (tmp_path / "backend").write_text("https://api.pulumi.com\n")
-    result = _run(tmp_path, "preview", "example-gke", "--diff")
+def test_an_existing_login_is_used(tmp_path):
+    result = _run(tmp_path, "preview", "production", "--diff", logged_in=True)
     assert result.returncode == 0, result.stderr
     calls = _calls(tmp_path)
-    assert not any(call.startswith("login") for call in calls)
-    assert calls[-1] == "preview --stack example-gke --diff passphrase=unset"
+    assert "stack select --non-interactive production backend=unset passphrase=unset" in calls
+    assert calls[-1] == "preview --stack production --diff backend=unset passphrase=unset"
+
+
+def test_a_real_stack_is_never_created_by_make_up(tmp_path):
+    result = _run(tmp_path, "up", "staging", logged_in=True)
+    assert result.returncode == 1
+    assert "create it with: pulumi stack init staging" in result.stderr
+    assert not any(call.startswith("up") or "--create" in call for call in _calls(tmp_path))
 
 
 def test_other_stacks_on_a_file_backend_need_a_passphrase(tmp_path):
     result = _run(tmp_path, "up", "production")
     assert result.returncode == 1
     assert "set PULUMI_CONFIG_PASSPHRASE" in result.stderr
-    assert not any(call.startswith("up") for call in _calls(tmp_path))
+    assert not any(call.startswith(("up", "stack")) for call in _calls(tmp_path))
     result = _run(tmp_path, "up", "production", PULUMI_CONFIG_PASSPHRASE="correct horse")
     assert result.returncode == 0
-    assert _calls(tmp_path)[-1] == "up --stack production passphrase=correct horse"
+    assert _calls(tmp_path)[-1].endswith("passphrase=correct horse")
 
 
 def test_usage_error(tmp_path):

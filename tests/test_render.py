@@ -159,3 +159,52 @@ def test_bench_renders_every_example_stack_within_twice_a_minimal_program(capsys
     out = capsys.readouterr().out
     for name in ("minimal program", *EXAMPLE_STACKS):
         assert name in out
+
+
+EVERY_SECRET_PROGRAM = """
+from pathlib import Path
+
+import pulumi
+from pulumi_kubernetes.core.v1 import Secret
+from pulumi_kubernetes.helm.v4 import Chart
+
+from components.secrets import SECRETS, load_secrets
+from components.settings import load_settings
+
+secrets = load_secrets(load_settings(), pulumi.get_stack(), Path(pulumi.get_root_directory()))
+values = {key: secrets.get(key) for key in SECRETS if secrets.get(key) is not None}
+Secret("every-secret", string_data=values)
+Chart("every-secret", chart="example", values={"nested": {"deeper": values}, "list": list(values.values())})
+pulumi.export("secrets", values)
+"""
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_every_sops_secret_is_masked_wherever_it_is_used(tmp_path, stack):
+    program = tmp_path / "program.py"
+    program.write_text(EVERY_SECRET_PROGRAM)
+    out = tmp_path / "render"
+    render.write_render(run_program(stack, program=program), out)
+    rendered = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    secrets = decrypt_secrets(stack, REPO)
+    for value in secrets.values():
+        assert value not in rendered
+    values = yaml.safe_load((out / "values" / "every-secret.yaml").read_text())
+    assert values["nested"]["deeper"] == dict.fromkeys(secrets, MASKED)
+    assert values["list"] == [MASKED] * len(secrets)
+
+
+def test_render_into_a_path_that_is_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    assert render.main(["local", "--out", str(tmp_path / "taken")]) == 2
+    assert f"error: cannot write the render into {tmp_path / 'taken'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["[]", '{"resources": [{"urn": "x"}], "outputs": {}}',
+                                     '{"resources": [], "outputs": []}', "not json"])
+def test_diff_of_a_malformed_render_exits_2(tmp_path, capsys, content):
+    render.render("local", tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "resources.json").write_text(content)
+    assert render.main(["--diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "is not a render written by python -m tools.render" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+import yaml
 
 from components.secrets import load_secrets, secrets_used
 from components.settings import parse_settings
@@ -121,7 +122,7 @@ def test_test_key_is_refused_for_a_real_stack(project, monkeypatch):
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(REPO / "tests" / "keys" / "test-only.agekey"))
     message = refusal("production", project.root)
     assert f"is encrypted to the test-only age key {public_test_key_recipient()}" in message
-    assert "python -m tools.secrets remove-recipient production" in message
+    assert "python -m tools.secrets create production --recipient" in message
 
 
 def test_real_stack_decrypts_with_the_operators_key(project, age_key, monkeypatch, offline):
@@ -133,3 +134,11 @@ def test_real_stack_decrypts_with_the_operators_key(project, age_key, monkeypatc
     # ...and without it, it cannot.
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(project.root / "nowhere.agekey"))
     assert "none of your keys can decrypt it" in refusal("production", project.root)
+
+
+def test_test_key_in_a_key_group_is_refused_too(project):
+    project.copy_stack("example-gke", "production")
+    document = yaml.safe_load(project.secrets_path("example-gke").read_text())
+    document["sops"]["key_groups"] = [{"age": document["sops"].pop("age")}]
+    project.secrets_path("production").write_text(yaml.safe_dump(document))
+    assert "is encrypted to the test-only age key" in refusal("production", project.root)

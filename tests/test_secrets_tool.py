@@ -126,3 +126,18 @@ def test_edit_refuses_a_plain_text_file(project, editor, capsys):
     project.secrets_path("example-gke").write_text("oauth_client_secret: plain\n")
     assert _run(project, "edit", "example-gke") == 2
     assert "is not SOPS-encrypted" in capsys.readouterr().err
+
+
+def test_add_recipient_with_a_broader_hand_written_rule(production, age_key, tmp_path):
+    from tests.conftest import AgeKey
+
+    production.encrypt_secrets("production", {"oauth_client_secret": "x"}, [age_key.recipient])
+    rules = _rules(production)
+    (production.root / ".sops.yaml").write_text(yaml.safe_dump({"creation_rules": [
+        {"path_regex": "secrets/prod.*", "age": age_key.recipient}, *rules]}))
+    colleague = AgeKey(tmp_path)
+    assert _run(production, "add-recipient", "production", colleague.recipient) == 0
+    assert sorted(_recipients_in_file(production, "production")) == sorted([age_key.recipient, colleague.recipient])
+    first = _rules(production)[0]
+    assert first["path_regex"] == r"(^|/)secrets/production\.sops\.yaml$"
+    assert _rules(production)[1]["age"] == age_key.recipient  # the broad rule is left as it was

@@ -136,3 +136,23 @@ def test_malformed_stack_files_are_refused(project, case):
 ])
 def test_unknown_or_hostile_stack_names_are_refused(stack, expected):
     assert expected in refusal(stack)
+
+
+def test_duplicate_keys_are_refused(project):
+    path = project.stack_path("example-gke")
+    path.write_text(path.read_text() + "  persistent-binderhub:platform: magnum\n")
+    message = refusal("example-gke", project.root)
+    assert "stacks/Pulumi.example-gke.yaml: is not valid YAML at line" in message
+    assert "found duplicate key 'persistent-binderhub:platform'" in message
+
+
+def test_odd_yaml_values_are_validated_as_text(project, offline):
+    config = project.config("example-magnum")
+    config["persistent-binderhub:magnum"]["labels"]["created"] = "2024-05-01"
+    project.write_config("example-magnum", config)
+    text = project.stack_path("example-magnum").read_text().replace("'2024-05-01'", "2024-05-01")
+    project.stack_path("example-magnum").write_text(text)  # an unquoted YAML date
+    assert offline("example-magnum", project.root).resources
+    config["persistent-binderhub:servers"] = {"cpuLimit": float("inf")}
+    project.write_config("example-magnum", config)
+    assert f"{P}:servers.cpuLimit" in refusal("example-magnum", project.root)

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import runpy
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,8 @@ def _in_own_event_loop(method: Callable, request: Any) -> Any:
     The mock monitor makes a thread's event loop on demand and never closes it; left
     to the garbage collector at interpreter exit, such loops print spurious errors.
     """
+    if threading.current_thread() is threading.main_thread():
+        return method(request)  # the main thread's loop is the program's own
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

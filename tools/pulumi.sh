@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run `pulumi up` or `pulumi preview` on a stack, first setting up what is missing:
-# the state backend (a local file backend in .pulumi-state/ unless you have logged in
-# elsewhere), the stack itself, and the passphrase of the local stack.
+# without any Pulumi login, state goes to a local file backend in .pulumi-state/ (for
+# this command only; your Pulumi login elsewhere is never changed); the local and
+# example stacks are created on first use, with an empty passphrase for `local`.
 #
 #   tools/pulumi.sh up|preview STACK [pulumi arguments...]
 set -euo pipefail
@@ -25,13 +26,15 @@ MSG
   exit 1
 fi
 
-if ! pulumi whoami --non-interactive >/dev/null 2>&1; then
+credentials="${PULUMI_HOME:-$HOME/.pulumi}/credentials.json"
+if [[ -z ${PULUMI_BACKEND_URL:-} ]] && ! grep -qs '"current"' "$credentials"; then
   mkdir -p .pulumi-state
-  echo "Not logged in to a Pulumi backend: keeping state in .pulumi-state/ (pulumi login <url> to choose another)."
-  pulumi login --non-interactive "file://$PWD/.pulumi-state"
+  export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
+  echo "No Pulumi login: keeping state in .pulumi-state/ ('pulumi login <backend>' to choose another)."
 fi
-
+# With a login whose credentials no longer work, this fails with Pulumi's own message.
 backend=$(pulumi whoami --verbose --non-interactive | sed -n 's/^Backend URL: *//p')
+
 if [[ $backend == file://* && -z ${PULUMI_CONFIG_PASSPHRASE+set} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
   if [[ $stack == local ]]; then
     # The local stack holds only test-key secrets and throwaway generated ones.
@@ -43,5 +46,11 @@ if [[ $backend == file://* && -z ${PULUMI_CONFIG_PASSPHRASE+set} && -z ${PULUMI_
   fi
 fi
 
-pulumi stack select --create --non-interactive "$stack"
+if [[ $stack == local || $stack == example-* ]]; then
+  pulumi stack select --create --non-interactive "$stack"
+elif ! pulumi stack select --non-interactive "$stack"; then
+  echo "error: stack $stack does not exist in $backend. If this is its first deployment," \
+    "create it with: pulumi stack init $stack" >&2
+  exit 1
+fi
 exec pulumi "$action" --stack "$stack" "$@"

@@ -24,6 +24,7 @@ from components.errors import OperatorError
 from tools.offline import CHART_TYPES, REPO, OfflineRun, run_program
 
 RESOURCES = "resources.json"
+_RENDERED_FIELDS = {"urn", "type", "name", "parent", "custom", "inputs", "options"}
 VALUES = "values"
 
 
@@ -52,12 +53,14 @@ def _load(directory: Path) -> dict[str, Any]:
     path = directory / RESOURCES
     try:
         document = json.loads(path.read_text())
-        resources = {_identity(r["urn"]): r for r in document["resources"]}
+        resources = {_identity(r["urn"]): r for r in document["resources"] if set(r) >= _RENDERED_FIELDS}
+        if len(resources) != len(document["resources"]) or not isinstance(document["outputs"], dict):
+            raise ValueError
         return {"resources": resources, "outputs": document["outputs"]}
     except FileNotFoundError:
         raise OperatorError(f"{path}: not found; render a stack into {directory} first "
                             f"(python -m tools.render STACK --out {directory})") from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         raise OperatorError(f"{path}: is not a render written by python -m tools.render") from None
 
 
@@ -129,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         run = render(args.stack, args.out, args.project_dir)
     except OperatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write the render into {args.out}: {exc.strerror}", file=sys.stderr)
         return 2
     charts = sum(r.type in CHART_TYPES for r in run.resources)
     print(f"rendered stack {args.stack}: {len(run.resources)} resources, {charts} chart values, into {args.out}")

@@ -28,6 +28,7 @@ from components.secrets import (
     SECRETS,
     check_secret_keys,
     decrypt_secrets,
+    encrypted_file_recipients,
     secrets_file,
     secrets_used,
 )
@@ -73,9 +74,12 @@ class SopsConfig:
 
     def set_recipients(self, stack: str, recipients: list[str]) -> None:
         rule = self._rule(stack)
-        if rule is None:
-            rule = {"path_regex": _rule_regex(stack)}
-            self.rules.append(rule)
+        if rule is None or rule.get("path_regex") != _rule_regex(stack):
+            # The stack has no rule, or shares a broader one: give it its own, first, so that
+            # sops applies it to this stack and the other stacks keep theirs.
+            inherited = {k: v for k, v in (rule or {}).items() if k not in ("path_regex", "age")}
+            rule = {"path_regex": _rule_regex(stack), **inherited}
+            self.rules.insert(0, rule)
         rule["age"] = recipients
         self.path.write_text(SOPS_CONFIG_HEADER + yaml.safe_dump({"creation_rules": self.rules}, sort_keys=False))
 
@@ -86,7 +90,9 @@ class SopsConfig:
             self.path.write_text(self.original)
 
     def _rule(self, stack: str) -> dict | None:
-        return next((r for r in self.rules if r.get("path_regex") == _rule_regex(stack)), None)
+        """The rule sops applies to the stack's file: the first whose path_regex matches its path."""
+        path = secrets_file(stack)
+        return next((r for r in self.rules if re.search(str(r.get("path_regex", "")), path)), None)
 
 
 def _checked_recipient(stack: str, recipient: str) -> str:
@@ -179,6 +185,10 @@ def change_recipient(project_dir: Path, stack: str, recipient: str, add: bool) -
     if result.returncode != 0:
         config.restore()
         raise _failed(result, f"re-encrypting the data key of {relative}")
+    actual = sorted(encrypted_file_recipients(project_dir, stack))
+    if actual != sorted(wanted):
+        raise OperatorError(f"{relative}: sops applied another rule of {SOPS_CONFIG}: the file is encrypted to "
+                            f"{', '.join(actual)}; check the rules that match it")
     return f"{relative}: now encrypted to {', '.join(wanted)}"
 
 

@@ -52,5 +52,5 @@ def _as_config_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value)
+        return json.dumps(value, default=str)  # as text, like any other odd YAML value
     return "" if value is None else str(value)
