@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,7 +33,11 @@ def _run(tmp_path: Path, *args: str, pulumi: bool = True, logged_in: bool = Fals
         (tmp_path / ".pulumi" / "credentials.json").write_text(LOGGED_IN)
     environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path),
                    "FAKE_PULUMI_LOG": str(tmp_path / "calls.log"), "FAKE_PULUMI_STACKS": "production", **env}
-    return subprocess.run(["/bin/bash", str(REPO / "tools" / "pulumi.sh"), *args], env=environment,
+    # A copy, so that the .pulumi-state/ it makes lands in the scratch directory, not the repository.
+    script = tmp_path / "checkout" / "tools" / "pulumi.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "tools" / "pulumi.sh", script)
+    return subprocess.run(["/bin/bash", str(script), *args], env=environment,
                           capture_output=True, text=True, check=False)
 
 
@@ -53,7 +58,7 @@ def test_missing_pulumi_cli_stops_with_install_instructions(tmp_path):
 def test_up_local_without_a_login_uses_a_file_backend_for_this_command_only(tmp_path):
     result = _run(tmp_path, "up", "local", "--yes")
     assert result.returncode == 0, result.stderr
-    state = f"file://{REPO}/.pulumi-state"
+    state = f"file://{tmp_path}/checkout/.pulumi-state"
     calls = _calls(tmp_path)
     assert not any(call.startswith("login") for call in calls)  # the operator's login is untouched
     assert f"stack select --create --non-interactive local backend={state} passphrase=" in calls
