@@ -529,7 +529,7 @@ def _explain(exc: ValidationError) -> list[str]:
             message = _unknown_key_message(loc)
         else:
             message = error["msg"].removeprefix("Value error, ")
-            if "is not valid" not in message and "not a valid regular" not in message:
+            if error["type"] != "value_error":  # our own validators name the value already
                 message += f", got {_shorten(error['input'])}"
         lines.append(f"{_key_path(loc)}: {message}")
     return lines
