@@ -104,13 +104,18 @@ def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
             f"repository; only example-* stacks and 'local' may use it. Anyone could have read these "
             f"secrets: change each one at its source, move this file away, and create a new one with: "
             f"python -m tools.secrets create {stack} --recipient <your age public key>")
-    key_file = TEST_AGE_KEY_FILE if is_example_stack(stack) else None
-    result = run_sops(["decrypt", "--output-type", "json", relative], cwd=project_dir, age_key_file=key_file)
+    result = run_stack_sops(stack, project_dir, ["decrypt", "--output-type", "json", relative])
     if result.returncode != 0:
         raise OperatorError(_decrypt_failure(relative, stack, result.returncode, recipients))
     values = json.loads(result.stdout)
     _check_flat_strings(values, relative)
     return values
+
+
+def run_stack_sops(stack: str, project_dir: Path, args: list[str], interactive: bool = False):
+    """Run sops on a stack's file: example stacks with the test-only key, others with the operator's keys."""
+    key_file = TEST_AGE_KEY_FILE if is_example_stack(stack) else None
+    return run_sops(args, cwd=project_dir, age_key_file=key_file, capture=not interactive)
 
 
 def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:

@@ -28,7 +28,7 @@ from tools.stackfile import read_stack_config
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "__main__.py"
 MASKED = "[secret]"
-CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
+CHART_TYPE = "kubernetes:helm.sh/v4:Chart"  # the one way this project installs charts
 
 
 @dataclass

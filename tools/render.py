@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from components.errors import OperatorError
-from tools.offline import CHART_TYPES, REPO, OfflineRun, run_program
+from tools.offline import CHART_TYPE, REPO, OfflineRun, run_program
 
 RESOURCES = "resources.json"
 _RENDERED_FIELDS = {"urn", "type", "name", "parent", "custom", "inputs", "options"}
@@ -37,7 +37,7 @@ def write_render(run: OfflineRun, out: Path) -> None:
     values_dir.mkdir(exist_ok=True)
     for stale in values_dir.glob("*.yaml"):
         stale.unlink()
-    for chart in (r for r in run.resources if r.type in CHART_TYPES):
+    for chart in run.of_type(CHART_TYPE):
         release = chart.inputs.get("name") or chart.name
         values = chart.inputs.get("values", {})
         (values_dir / f"{release}.yaml").write_text(yaml.safe_dump(values, sort_keys=True))
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot write the render into {args.out}: {exc.strerror}", file=sys.stderr)
         return 2
-    charts = sum(r.type in CHART_TYPES for r in run.resources)
+    charts = len(run.of_type(CHART_TYPE))
     print(f"rendered stack {args.stack}: {len(run.resources)} resources, {charts} chart values, into {args.out}")
     return 0
 

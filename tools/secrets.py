@@ -29,11 +29,12 @@ from components.secrets import (
     check_secret_keys,
     decrypt_secrets,
     encrypted_file_recipients,
+    run_stack_sops,
     secrets_file,
     secrets_used,
 )
 from components.settings import is_example_stack, parse_settings
-from components.sops import TEST_AGE_KEY_FILE, public_test_key_recipient, run_sops
+from components.sops import public_test_key_recipient
 from components.yamlfile import load_yaml
 from tools.stackfile import check_stack_name, read_stack_config
 
@@ -105,11 +106,6 @@ def _checked_recipient(stack: str, recipient: str) -> str:
     return recipient
 
 
-def _sops(project_dir: Path, stack: str, args: list[str], interactive: bool = False):
-    key_file = TEST_AGE_KEY_FILE if is_example_stack(stack) else None
-    return run_sops(args, cwd=project_dir, age_key_file=key_file, capture=not interactive)
-
-
 def _failed(result, what: str) -> OperatorError:
     detail = (result.stderr or "").strip().splitlines()
     return OperatorError(f"{what} failed (sops exit {result.returncode}): {detail[-1] if detail else ''}")
@@ -143,8 +139,8 @@ def create(project_dir: Path, stack: str, recipients: list[str], edit: bool) -> 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as plain:
         plain.write(template)
         plain.flush()
-        result = _sops(project_dir, stack, ["encrypt", "--filename-override", relative,
-                                            "--input-type", "yaml", "--output-type", "yaml", plain.name])
+        result = run_stack_sops(stack, project_dir, ["encrypt", "--filename-override", relative,
+                                                     "--input-type", "yaml", "--output-type", "yaml", plain.name])
     if result.returncode != 0:
         config.restore()
         raise _failed(result, f"encrypting {relative}")
@@ -157,7 +153,7 @@ def create(project_dir: Path, stack: str, recipients: list[str], edit: bool) -> 
 def edit_secrets(project_dir: Path, stack: str) -> str:
     relative = secrets_file(stack)
     decrypt_secrets(stack, project_dir)  # refuse a missing, plain or tampered file before opening it
-    result = _sops(project_dir, stack, ["edit", relative], interactive=True)
+    result = run_stack_sops(stack, project_dir, ["edit", relative], interactive=True)
     if result.returncode not in (0, _EDITOR_NO_CHANGE):
         raise OperatorError(f"{relative}: sops edit failed (exit {result.returncode}); the file is unchanged")
     return check(project_dir, stack)
@@ -181,7 +177,7 @@ def change_recipient(project_dir: Path, stack: str, recipient: str, add: bool) -
     if not wanted:
         raise OperatorError(f"{recipient} is the last recipient of stack {stack}; add another one first")
     config.set_recipients(stack, wanted)
-    result = _sops(project_dir, stack, ["updatekeys", "--yes", relative])
+    result = run_stack_sops(stack, project_dir, ["updatekeys", "--yes", relative])
     if result.returncode != 0:
         config.restore()
         raise _failed(result, f"re-encrypting the data key of {relative}")
@@ -195,7 +191,7 @@ def change_recipient(project_dir: Path, stack: str, recipient: str, add: bool) -
 def rotate(project_dir: Path, stack: str) -> str:
     relative = secrets_file(stack)
     decrypt_secrets(stack, project_dir)
-    result = _sops(project_dir, stack, ["rotate", "--in-place", relative])
+    result = run_stack_sops(stack, project_dir, ["rotate", "--in-place", relative])
     if result.returncode != 0:
         raise _failed(result, f"rotating the data key of {relative}")
     return f"{relative}: new data key; every value re-encrypted"
