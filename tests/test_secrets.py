@@ -142,3 +142,11 @@ def test_test_key_in_a_key_group_is_refused_too(project):
     document["sops"]["key_groups"] = [{"age": document["sops"].pop("age")}]
     project.secrets_path("production").write_text(yaml.safe_dump(document))
     assert "is encrypted to the test-only age key" in refusal("production", project.root)
+
+
+def test_a_secret_that_is_not_a_string_is_refused(project):
+    values = {"oauth_client_secret": {"nested": "s3cret-nested-value"}}
+    project.encrypt_secrets("example-gke", values, [public_test_key_recipient()])
+    message = refusal("example-gke", project.root)
+    assert "key 'oauth_client_secret' must be a non-empty string" in message
+    assert "s3cret-nested-value" not in message
