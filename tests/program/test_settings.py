@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.settings import parse_settings
-from tests.conftest import EXAMPLE_STACKS, refusal
+from tests.program.conftest import EXAMPLE_STACKS, refusal
 from tools.offline import REPO
 from tools.stackfile import read_stack_config
 

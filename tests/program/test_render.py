@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.secrets import decrypt_secrets
-from tests.conftest import EXAMPLE_STACKS
+from tests.program.conftest import EXAMPLE_STACKS
 from tools import render
 from tools.offline import MASKED, REPO, RecordingMonitor, run_program
 

@@ -11,7 +11,7 @@ import yaml
 from components.secrets import load_secrets, secrets_used
 from components.settings import parse_settings
 from components.sops import public_test_key_recipient
-from tests.conftest import EXAMPLE_STACKS, refusal
+from tests.program.conftest import EXAMPLE_STACKS, refusal
 from tools.offline import REPO
 from tools.stackfile import read_stack_config
 

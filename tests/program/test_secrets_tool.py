@@ -81,7 +81,7 @@ def test_create_refuses_an_existing_file_and_a_bad_key(project, capsys):
 
 
 def test_add_and_remove_a_recipient(production, age_key, tmp_path, editor, capsys):
-    from tests.conftest import AgeKey
+    from tests.program.conftest import AgeKey
 
     _run(production, "create", "production", "--recipient", age_key.recipient, "--no-edit")
     colleague = AgeKey(tmp_path)
@@ -103,7 +103,7 @@ def test_add_and_remove_a_recipient(production, age_key, tmp_path, editor, capsy
 
 
 def test_recipient_change_that_sops_cannot_apply_changes_nothing(production, age_key, tmp_path, monkeypatch, capsys):
-    from tests.conftest import AgeKey
+    from tests.program.conftest import AgeKey
 
     _run(production, "create", "production", "--recipient", age_key.recipient, "--no-edit")
     before = ((production.root / ".sops.yaml").read_text(), production.secrets_path("production").read_text())
@@ -129,7 +129,7 @@ def test_edit_refuses_a_plain_text_file(project, editor, capsys):
 
 
 def test_add_recipient_with_a_broader_hand_written_rule(production, age_key, tmp_path):
-    from tests.conftest import AgeKey
+    from tests.program.conftest import AgeKey
 
     production.encrypt_secrets("production", {"oauth_client_secret": "x"}, [age_key.recipient])
     rules = _rules(production)

@@ -1,0 +1,278 @@
+"""PersistentBinderSpawner: launches, pod manifests from the real KubeSpawner, state changes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from kubespawner import KubeSpawner
+from persistent_binderhub.projects import PREVIOUS_HOME, ProjectsState, canonical_repo_url, folder_name, project_id
+from persistent_binderhub.spawner import SEED_SCRIPT
+from tornado import web
+
+from tests.hub.conftest import REGISTRY
+
+REPO = "https://github.com/binder-examples/requirements"
+IMAGE = f"{REGISTRY}binder-examples-requirements-55ab5c:8f5a9bd3"
+
+
+def binder_options(repo: str = REPO, image: str = IMAGE, **extra) -> dict:
+    """user_options as binderhub-service sends them to the hub API."""
+    spec = repo.removeprefix("https://github.com/")
+    return {"image": image, "repo_url": repo, "token": "server-token-never-stored",
+            "binder_ref_url": f"{repo}/tree/8f5a9bd3", "binder_launch_host": "https://binder.example.org/",
+            "binder_request": f"v2/gh/{spec}/HEAD", "binder_persistent_request": f"v2/gh/{spec}/8f5a9bd3",
+            "binder_client_ip": "192.0.2.1", **extra}
+
+
+@pytest.fixture
+def fake_kubernetes(monkeypatch):
+    """KubeSpawner.start stand-in: builds the pod manifest as the real one does, then succeeds or fails."""
+    outcome = {"fail": False, "pods": []}
+
+    async def start(spawner):
+        outcome["pods"].append(await spawner.get_pod_manifest())
+        if outcome["fail"]:
+            raise TimeoutError("pod did not start")
+        return "http://10.0.0.5:8888"
+
+    monkeypatch.setattr(KubeSpawner, "start", start)
+    return outcome
+
+
+def launch(loop, spawner, options):
+    spawner.user_options = options
+    spawner.clear_state()  # JupyterHub does this before every start
+    return loop.run_until_complete(spawner.start())
+
+
+def manifest(loop, spawner, options):
+    spawner.user_options = options
+    spawner._launch = spawner.plan_launch(options)
+    return loop.run_until_complete(spawner.get_pod_manifest())
+
+
+def test_binder_launch_pod(loop, make_spawner):
+    spawner = make_spawner()
+    pod = manifest(loop, spawner, binder_options())
+    notebook = pod.spec.containers[0]
+    folder = folder_name(REPO)
+    assert notebook.image == IMAGE
+    assert notebook.args[0] == "jupyterhub-singleuser"
+    mounts = {m.mount_path: m for m in notebook.volume_mounts}
+    assert mounts["/home/jovyan"].sub_path == folder
+    assert mounts["/projects"].sub_path is None
+    assert mounts["/home/jovyan"].name == mounts["/projects"].name == "volume-alice"
+    env = {e.name: e.value for e in notebook.env}
+    assert env["BINDER_REPO_URL"] == REPO
+    assert env["BINDER_REF_URL"] == f"{REPO}/tree/8f5a9bd3"
+    assert env["BINDER_LAUNCH_HOST"] == "https://binder.example.org/"
+    assert env["BINDER_REQUEST"] == "v2/gh/binder-examples/requirements/HEAD"
+    assert env["BINDER_PERSISTENT_REQUEST"] == "v2/gh/binder-examples/requirements/8f5a9bd3"
+    assert env["JUPYTER_IMAGE"] == IMAGE
+    assert "server-token-never-stored" not in str(pod.to_dict())
+
+    (seed,) = pod.spec.init_containers
+    assert seed.name == "project-manager"
+    assert seed.image == IMAGE
+    assert seed.command == ["/bin/sh", "-c", SEED_SCRIPT, "seed-projects", "/projects", folder, "/home/jovyan", "keep"]
+    assert [(m.name, m.mount_path, m.sub_path) for m in seed.volume_mounts] == [("volume-alice", "/projects", None)]
+
+
+def test_projects_mount_can_be_switched_off(loop, make_spawner):
+    pod = manifest(loop, make_spawner(mount_projects=False), binder_options())
+    mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts]
+    assert mounts == ["/home/jovyan"]
+    # The init container still needs the whole volume.
+    assert pod.spec.init_containers[0].volume_mounts[0].mount_path == "/projects"
+
+
+def test_home_volume_is_found_by_mount_path_not_position(loop, make_spawner):
+    spawner = make_spawner(volume_mounts={
+        "a-first": {"name": "scratch", "mountPath": "/tmp/scratch"},
+        "volume-{user_server}": {"name": "volume-{user_server}", "mountPath": "/home/jovyan/"},
+    }, volumes={"a-first": {"name": "scratch", "emptyDir": {}},
+                "volume-{user_server}": {"name": "volume-{user_server}",
+                                         "persistentVolumeClaim": {"claimName": "claim-{user_server}"}}})
+    mounts = {m.mount_path: m for m in manifest(loop, spawner, binder_options()).spec.containers[0].volume_mounts}
+    assert mounts["/tmp/scratch"].sub_path is None
+    assert mounts["/home/jovyan/"].sub_path == folder_name(REPO)
+
+
+def test_no_home_volume_is_a_clear_error(loop, make_spawner):
+    spawner = make_spawner(volume_mounts={}, volumes={})
+    with pytest.raises(web.HTTPError, match="need the user volume mounted at /home/jovyan"):
+        manifest(loop, spawner, binder_options())
+
+
+@pytest.mark.parametrize("image", [
+    "docker.io/evil/miner:latest",
+    "registry.example.org/other/image:1",
+    "registry.example.org/binder",
+    f"{REGISTRY}../../evil:1",
+    f"{REGISTRY}x:1 ; rm -rf /",
+    f"{REGISTRY}x:1\nfoo",
+    "",
+    None,
+    12,
+])
+def test_images_outside_the_registry_are_refused(loop, make_spawner, fake_kubernetes, image):
+    spawner = make_spawner()
+    with pytest.raises(web.HTTPError) as refused:
+        launch(loop, spawner, binder_options(image=image))
+    assert refused.value.status_code == 400
+    assert "registry" in refused.value.log_message or "not a valid container image" in refused.value.log_message
+    assert fake_kubernetes["pods"] == []  # nothing reached Kubernetes
+    assert spawner.project_list() == []
+
+
+HOSTILE = ["https://github.com/org/../../etc", "https://github.com/org/repo;rm${IFS}-rf${IFS}~",
+           "https://github.com/org/$(touch${IFS}pwned)", "https://github.com/org/'quoted\"repo`",
+           "https://github.com/org/répo-ü-日本", "https://github.com/org/" + "x" * 1900,
+           "https://github.com/-rf/--no-preserve-root", "https://github.com/org/repo%2F..%2F..%2Fetc"]
+
+
+@pytest.mark.parametrize("repo", HOSTILE)
+def test_hostile_repo_urls_become_safe_folders_passed_as_arguments(loop, make_spawner, fake_kubernetes, repo):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options(repo=repo))
+    (pod,) = fake_kubernetes["pods"]
+    seed = pod.spec.init_containers[0]
+    folder = seed.command[5]
+    assert seed.command[:4] == ["/bin/sh", "-c", SEED_SCRIPT, "seed-projects"]
+    assert folder == folder_name(canonical_repo_url(repo))
+    assert len(folder) <= 100
+    assert all(c in "abcdefghijklmnopqrstuvwxyz0123456789._-" for c in folder)
+    assert folder[0].isalnum()
+    assert pod.spec.containers[0].volume_mounts[0].sub_path == folder
+    assert spawner.project_list()[0].repo_url == canonical_repo_url(repo)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"repo_url": "https://github.com/org/repo\nx"}, "repository URL"),
+    ({"repo_url": "x" * 10000}, "repository URL"),
+    ({"repo_url": "https://github.com/org/repo; rm -rf ~"}, "repository URL"),
+    ({"repo_url": "https://github.com/org/$(touch pwned)"}, "repository URL"),
+    ({"repo_url": ""}, "repository URL is missing"),
+    ({"image": f"{REGISTRY}x:$(reboot)"}, "container image"),
+    ({"image": f"{REGISTRY}x:..%2f"}, "container image"),
+    ({"binder_request": "v2/gh/a/b/\nHEAD"}, "binder_request"),
+    ({"binder_ref_url": "x" * 10000}, "binder_ref_url"),
+    ({"image": ""}, "not a valid container image"),
+    ({}, "Choose a project"),
+    ({"project_id": "unknown"}, "does not exist"),
+])
+def test_hostile_or_malformed_launch_requests_are_refused(loop, make_spawner, fake_kubernetes, options, message):
+    spawner = make_spawner()
+    with pytest.raises(web.HTTPError, match=message):
+        launch(loop, spawner, binder_options(**options) if options and "project_id" not in options else options)
+    assert fake_kubernetes["pods"] == []
+
+
+def test_launches_update_state_only_when_they_succeed(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    (project,) = spawner.project_list()
+    assert (project.id, project.repo_url, project.ref, project.image) == (project_id(REPO), REPO, "8f5a9bd3", IMAGE)
+    assert project.display_name == "gh/binder-examples/requirements"
+    assert project.binder["persistent_request"].endswith("/8f5a9bd3")
+    assert spawner.orm_spawner.state["projects"][0]["id"] == project.id  # written to the database
+    assert "token" not in str(spawner.orm_spawner.state)
+
+    other = "https://github.com/binder-examples/conda"
+    fake_kubernetes["fail"] = True
+    with pytest.raises(TimeoutError):
+        launch(loop, spawner, binder_options(repo=other, image=f"{REGISTRY}conda:1"))
+    assert [p.id for p in spawner.project_list()] == [project.id]  # the failed launch added nothing
+
+
+def test_pending_deletions_are_cleared_only_after_a_successful_launch(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    launch(loop, spawner, binder_options(repo="https://github.com/org/second", image=f"{REGISTRY}second:1"))
+    first = next(p for p in spawner.project_list() if p.repo_url == REPO)
+    spawner.set_projects(spawner.projects_state.without(first.id))
+    assert spawner.projects_state.pending_deletions == (first.folder,)
+
+    fake_kubernetes["fail"] = True
+    second = spawner.project_list()[0]
+    with pytest.raises(TimeoutError):
+        launch(loop, spawner, {"project_id": second.id})
+    assert fake_kubernetes["pods"][-1].spec.init_containers[0].command[8:] == [first.folder]
+    assert spawner.projects_state.pending_deletions == (first.folder,)  # not done yet, so kept
+
+    fake_kubernetes["fail"] = False
+    launch(loop, spawner, {"project_id": second.id})
+    assert spawner.projects_state.pending_deletions == ()
+
+
+def test_relaunch_from_the_table_uses_the_stored_image_and_updates_last_used(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    before = spawner.project_list()[0]
+    spawner.set_projects(ProjectsState((replace(before, last_used="2000-01-01T00:00:00Z"),)))
+    launch(loop, spawner, {"project_id": before.id})
+    pod = fake_kubernetes["pods"][-1]
+    assert pod.spec.containers[0].image == IMAGE
+    env = {e.name: e.value for e in pod.spec.containers[0].env}
+    assert env["BINDER_PERSISTENT_REQUEST"] == before.binder["persistent_request"]
+    assert spawner.project_list()[0].last_used > "2000-01-01T00:00:00Z"
+
+
+def test_updating_a_project_keeps_its_folder(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    newer = f"{REGISTRY}binder-examples-requirements-55ab5c:99aa00ff"
+    launch(loop, spawner, binder_options(image=newer))
+    (project,) = spawner.project_list()
+    assert (project.image, project.ref, project.folder) == (newer, "99aa00ff", folder_name(REPO))
+
+
+def test_the_limit_refuses_new_repositories_but_never_relaunches(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner(projects_limit=2)
+    launch(loop, spawner, binder_options())
+    launch(loop, spawner, binder_options(repo="https://github.com/org/two", image=f"{REGISTRY}two:1"))
+    with pytest.raises(web.HTTPError, match=r"You already have 2 projects.*Delete one on your home page"):
+        launch(loop, spawner, binder_options(repo="https://github.com/org/three", image=f"{REGISTRY}three:1"))
+    assert len(spawner.project_list()) == 2
+    launch(loop, spawner, binder_options())  # an existing repository, via BinderHub
+    launch(loop, spawner, {"project_id": spawner.project_list()[1].id})  # and from the table
+
+
+def test_a_plain_home_is_moved_into_previous_home_once(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner(state={"pod_name": "jupyter-alice", "namespace": "hub", "kubespawner_version": "7.0.0"},
+                           default_image="quay.io/jupyter/scipy-notebook:2025-01-01")
+    launch(loop, spawner, binder_options())
+    assert fake_kubernetes["pods"][-1].spec.init_containers[0].command[7] == "adopt"
+    assert [p.id for p in spawner.project_list()] == [project_id(REPO), PREVIOUS_HOME]
+    previous = spawner.project_list()[1]
+    assert (previous.folder, previous.image) == (PREVIOUS_HOME, "quay.io/jupyter/scipy-notebook:2025-01-01")
+
+    launch(loop, spawner, {"project_id": PREVIOUS_HOME})
+    pod = fake_kubernetes["pods"][-1]
+    assert pod.spec.init_containers[0].command[7] == "keep"
+    assert pod.spec.containers[0].image == "quay.io/jupyter/scipy-notebook:2025-01-01"
+    assert pod.spec.containers[0].volume_mounts[0].sub_path == PREVIOUS_HOME
+
+
+def test_a_new_user_adopts_nothing(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner(state={})
+    launch(loop, spawner, binder_options())
+    assert fake_kubernetes["pods"][-1].spec.init_containers[0].command[7] == "keep"
+    assert [p.id for p in spawner.project_list()] == [project_id(REPO)]
+
+
+def test_stopping_keeps_the_projects(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    spawner.clear_state()  # what JupyterHub does after stop, before saving get_state()
+    restored = make_spawner(state=spawner.get_state())
+    assert restored.project_list() == spawner.project_list()
+
+
+def test_legacy_state_is_migrated_on_load(make_spawner):
+    spawner = make_spawner(state={"projects": [["https://github.com/org/old", "img:1", "1", "gh/org/old", "never"]],
+                                  "deleted_projects": []})
+    (project,) = spawner.project_list()
+    assert project.folder == "gh_org_old"
+    assert spawner.get_state()["version"] == 2
