@@ -11,11 +11,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
+# The hub image runs Python 3.12; use it when this machine has it.
+HUB_PYTHON ?= $(shell command -v python3.12 || command -v python3)
+HUB_VENV := .venv-hub
+HUB_READY := $(HUB_VENV)/.ready
 STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup up preview render diff secrets-create secrets-edit secrets-check test lint bench lock
+.PHONY: help setup up preview render diff secrets-create secrets-edit secrets-check test test-deps \
+        test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -48,16 +53,31 @@ secrets-edit: $(READY) ## edit secrets/STACK.sops.yaml in your editor, then chec
 secrets-check: $(READY) ## decrypt and check secrets/STACK.sops.yaml as the program does
 	$(BIN)/python -m tools.secrets check $(STACK)
 
-test: $(READY) ## run the whole test suite
+test-deps: ## install the system packages the tests need (apt: chromium, npm, shellcheck, libpq-dev)
+	@tools/install-test-deps.sh
+
+test: $(READY) test-deps ## run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: $(READY) ## ruff on the Python code, shellcheck on the scripts (apt-get install shellcheck)
+test-hub-image: test-deps $(HUB_READY) ## the hub tests again, with the hub image's packages
+	$(HUB_VENV)/bin/python -m pytest tests/hub
+
+$(HUB_READY): hub/hub-image-requirements.txt requirements.txt
+	@test -x $(HUB_VENV)/bin/python || $(HUB_PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r hub/hub-image-requirements.txt \
+	  $(shell grep -E '^(pytest|iniconfig|pluggy|Pygments|hypothesis|sortedcontainers|playwright)==' requirements.txt)
+	@touch $@
+
+lint: $(READY) test-deps ## ruff on the Python code, shellcheck on the scripts
 	$(BIN)/ruff check .
-	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck tools/*.sh .ci/run
+	shellcheck --shell=sh hub/persistent_binderhub/seed-projects.sh
 
 bench: $(READY) ## time the offline render of each example stack against a minimal program
 	$(BIN)/python -m tools.bench
+
+bench-hub: $(READY) test-deps ## time the home page and the projects API for a user with 50 projects
+	$(BIN)/python -m pytest tests/hub/test_bench.py
 
 lock: ## re-pin requirements.txt from requirements.in
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

@@ -3,8 +3,9 @@
     GET    /hub/api/projects/{user}               → {"projects": [...], "limit": N, "running": id|null}
     DELETE /hub/api/projects/{user}/{project_id}  → 204; the folder is removed at the next launch
 
-Access is by JupyterHub RBAC custom scopes (see hubconfig.py): users hold them for
-themselves, admins for everyone. Cookie-authenticated DELETEs need the XSRF token, as
+Access is by JupyterHub RBAC custom scopes (see hubconfig.py), which users hold for
+themselves; admins reach everyone's projects through `admin:server_state`, since the
+projects live in the server state. Cookie-authenticated DELETEs need the XSRF token, as
 every JupyterHub API call does. Errors are JSON: 400 malformed, 403 not yours,
 404 no such user or project, 409 the server is running.
 """
@@ -25,7 +26,8 @@ _PROJECT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 class _ProjectsHandler(APIHandler):
     def _spawner_of(self, user_name: str, scope: str):
         """The user's spawner, once the caller is shown to hold `scope` for that user."""
-        if not has_scope(f"{scope}!user={user_name}", self.parsed_scopes, db=self.db):
+        if not any(has_scope(f"{held}!user={user_name}", self.parsed_scopes, db=self.db)
+                   for held in (scope, "admin:server_state")):
             raise web.HTTPError(403, f"You may not {'see' if scope == READ_SCOPE else 'change'} "
                                      f"the projects of {user_name}.")
         user = self.find_user(user_name)

@@ -23,8 +23,9 @@ PROJECT_SCOPES = {
     WRITE_SCOPE: {"description": "Delete projects, and their files, from a user's volume.",
                   "subscopes": [READ_SCOPE]},
 }
-# Users manage their own projects; admins everyone's.
-ROLE_SCOPES = {"user": [f"{WRITE_SCOPE}!user"], "admin": [WRITE_SCOPE]}
+# Users manage their own projects. (Admins manage everyone's through admin:server_state,
+# see api.py: JupyterHub 5 refuses any change to the admin role.)
+ROLE_SCOPES = {"user": [f"{WRITE_SCOPE}!user"]}
 
 
 def configure(c) -> None:
@@ -32,6 +33,7 @@ def configure(c) -> None:
     hub = c.JupyterHub
     hub.spawner_class = "persistent_binderhub.spawner.PersistentBinderSpawner"
     hub.allow_named_servers = False  # one running project per user
+    hub.redirect_to_server = False  # after login, the projects table (a bare spawn has no project)
     # .get: reading an unset key as an attribute would give a lazy config value, not the default
     hub.custom_scopes = {**hub.get("custom_scopes", {}), **PROJECT_SCOPES}
     hub.load_roles = _with_project_scopes(hub.get("load_roles", []))

@@ -78,6 +78,13 @@ class PersistentBinderSpawner(KubeSpawner):
     def _default_cmd(self) -> list[str]:
         return ["jupyterhub-singleuser"]
 
+    @default("apply_user_options")
+    def _default_apply_user_options(self):
+        def checked_by_start(spawner, user_options):
+            """Launch options are checked and applied by start(), see plan_launch()."""
+
+        return checked_by_start
+
     _projects = ProjectsState()
     _launch: Launch | None = None
 
@@ -168,8 +175,9 @@ class PersistentBinderSpawner(KubeSpawner):
         if not isinstance(image, str) or len(image) > 512 or not _IMAGE.match(image):
             raise ProjectError("The image name is not a valid container image reference.")
         if not any(prefix and image.startswith(prefix) for prefix in self.allowed_image_prefixes):
-            raise ProjectError(f"Image {image} is not from this hub's registry: only images built by "
-                               f"this BinderHub can be launched.")
+            raise ProjectError(f"Image {image} is not from this hub's registry: only images built by this "
+                               f"BinderHub, under {' or '.join(self.allowed_image_prefixes) or '(none set)'}, "
+                               f"can be launched.")
         return image
 
     # --- the pod ----------------------------------------------------------
