@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 # The hub image runs Python 3.12; use it when this machine has it.
-HUB_PYTHON ?= $(shell command -v python3.12 || command -v python3)
+HUB_PYTHON ?= $(shell python3.12 -c pass >/dev/null 2>&1 && echo python3.12 || echo python3)
 HUB_VENV := .venv-hub
 HUB_READY := $(HUB_VENV)/.ready
 STACK ?= local
