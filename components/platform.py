@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pulumi
 
+from components.cluster import HUB_NAMESPACE, Cluster
 from components.generated_secrets import GeneratedSecrets
+from components.platforms import build_cluster
 from components.secrets import StackSecrets
 from components.settings import Settings
 
@@ -12,6 +14,25 @@ from components.settings import Settings
 def build_platform(settings: Settings, secrets: StackSecrets) -> None:
     """Register every resource of the stack and export what operators need to know."""
     GeneratedSecrets("chart-secrets")
+    cluster = build_cluster(settings, secrets)
+    _hub_namespace(cluster)
     scheme = "http" if settings.tls.issuer == "none" else "https"
     pulumi.export("hubUrl", f"{scheme}://{settings.domains.hub}/")
     pulumi.export("binderUrl", f"{scheme}://{settings.domains.binder}/")
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("imagePrefix", cluster.registry.image_prefix)
+    if cluster.ingress_address is not None:
+        pulumi.export("ingressAddress", cluster.ingress_address)
+
+
+def _hub_namespace(cluster: Cluster) -> None:
+    import pulumi_kubernetes as kubernetes
+
+    from components.registry import PullSecret
+
+    namespace = kubernetes.core.v1.Namespace(
+        HUB_NAMESPACE, metadata={"name": HUB_NAMESPACE},
+        opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.depends_on))
+    if cluster.registry.private:
+        PullSecret("registry-pull", cluster.registry,
+                   pulumi.ResourceOptions(provider=cluster.provider, depends_on=[namespace]))

@@ -67,6 +67,9 @@ _K8S_VERSION = re.compile(r"^1\.[0-9]+\.[0-9]+$")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|highgpu|megamem|ultramem|micro|small|"
+                               r"medium|custom)(-[0-9]+){0,2}(-ext)?$")
+_MINOR_VERSION = re.compile(r"^1\.[0-9]+$")
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
 
 
@@ -114,6 +117,7 @@ Name = Annotated[str, _matching(_NAME, "a lower-case name of letters, digits and
 Cidr = Annotated[str, AfterValidator(_cidr)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 Regex = Annotated[str, AfterValidator(_regex)]
+ChartVersion = Annotated[str, _matching(_CHART_VERSION, "a chart version such as 4.4.0 or v1.21.1")]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
@@ -163,7 +167,9 @@ class ScalingGroup(Model):
 
 
 class NodePool(ScalingGroup):
-    machine_type: NonEmpty = Field(description="a machine type such as e2-standard-4")
+    machine_type: Annotated[str, _matching(_GCP_MACHINE_TYPE, "a GCE machine type such as e2-standard-4 "
+                                                              "or n2-custom-4-16384")] = Field(
+        description="a machine type such as e2-standard-4")
     disk_size_gb: int = Field(100, ge=20)
     min_nodes: int = Field(ge=0, description="the smallest number of nodes (0 lets the pool scale to zero)")
     max_nodes: int = Field(ge=1, description="the largest number of nodes the autoscaler may add")
@@ -190,6 +196,8 @@ class Gke(Model):
     zone: str | None = None
     regional: bool = False
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    # The oldest control-plane version accepted; the release channel upgrades from there.
+    min_master_version: Annotated[str, _matching(_MINOR_VERSION, "a minor version such as '1.32'")] = "1.32"
     private_nodes: bool = False
     network: GkeNetwork = GkeNetwork()
     node_pools: GkeNodePools = Field(description="the core, user and (optional) build node pools")
@@ -268,19 +276,26 @@ class Kubeadm(Model):
     def _hosts(self) -> Kubeadm:
         if len(self.control_planes) not in (1, 3):
             raise SettingError("controlPlanes", f"lists {len(self.control_planes)} hosts: expected 1 or 3")
-        names = [host.name for host in [*self.control_planes, *self.workers]]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise SettingError("workers", f"host names must be unique: {', '.join(duplicates)} repeated")
+        hosts = [*self.control_planes, *self.workers]
+        for field in ("name", "address"):
+            values = [getattr(host, field) for host in hosts]
+            duplicates = sorted({value for value in values if values.count(value) > 1})
+            if duplicates:
+                raise SettingError("workers", f"host {field}s must be unique: {', '.join(duplicates)} "
+                                              f"appear more than once")
         if not any(worker.role == "core" for worker in self.workers):
             raise SettingError("workers", "needs at least one worker with role 'core'")
         return self
 
 
 class Existing(Model):
-    kubeconfig: NonEmpty = "~/.kube/config"
+    kubeconfig: NonEmpty | None = None  # None: $KUBECONFIG or ~/.kube/config, as kubectl finds it
     context: NonEmpty | None = None  # None: the kubeconfig's current context
-    storage_class: str | None = None
+    kubernetes_version: Annotated[str, _matching(_MINOR_VERSION, "a minor version such as '1.31'")] = "1.31"
+    # The cluster's own volume provisioner, for the user-homes and hub-db classes:
+    # rancher.io/local-path on kind and k3d, k8s.io/minikube-hostpath on minikube.
+    storage_provisioner: NonEmpty = "rancher.io/local-path"
+    storage_parameters: dict[str, str] = {}
 
 
 PLATFORM_BLOCKS = {"gke": "gke", "magnum": "magnum", "kubeadm": "kubeadm", "existing": "existing"}
@@ -435,10 +450,15 @@ class HubDatabase(Model):
 class Charts(Model):
     """Chart version overrides, for trying a newer chart on one stack before pinning it for all."""
 
-    jupyterhub: Annotated[str, _matching(_CHART_VERSION, "a chart version such as 4.4.0")] | None = None
-    binderhub_service: Annotated[str, _matching(_CHART_VERSION, "a chart version")] | None = None
-    cert_manager: Annotated[str, _matching(_CHART_VERSION, "a chart version such as v1.21.1")] | None = None
-    traefik: Annotated[str, _matching(_CHART_VERSION, "a chart version such as 41.3.0")] | None = None
+    jupyterhub: ChartVersion | None = None
+    binderhub_service: ChartVersion | None = None
+    cert_manager: ChartVersion | None = None
+    traefik: ChartVersion | None = None
+    harbor: ChartVersion | None = None
+    nfs_subdir_external_provisioner: ChartVersion | None = None
+    metallb: ChartVersion | None = None
+    cilium: ChartVersion | None = None
+    calico: ChartVersion | None = None
 
 
 class Settings(Model):

@@ -8,6 +8,7 @@ it (inputs, parent, options), with every secret replaced by `[secret]`, and mark
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import runpy
 import sys
@@ -70,14 +71,32 @@ def _fake_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return {"result": "".join(alphabet[int(c, 16)] for c in (digest * 4)[:length])}
 
 
+def _fake_service_account(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    email = f"{args.inputs['accountId']}@offline.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}", "name": f"projects/-/serviceAccounts/{email}"}
+
+
+_FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\noffline\n-----END CERTIFICATE-----\n").decode()
+_FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n# made up offline\n"
+
 FAKE_OUTPUTS: dict[str, Callable[[mocks.MockResourceArgs], dict[str, Any]]] = {
     "random:index/randomPassword:RandomPassword": _fake_password,
+    "gcp:container/cluster:Cluster": lambda args: {
+        "endpoint": "203.0.113.10", "masterAuth": {"clusterCaCertificate": _FAKE_CA}},
+    "gcp:serviceaccount/account:Account": _fake_service_account,
+    "gcp:serviceaccount/key:Key": lambda args: {
+        "privateKey": base64.b64encode(b'{"type": "service_account", "private_key": "offline"}').decode()},
+    "gcp:compute/address:Address": lambda args: {"address": "203.0.113.20"},
+    "openstack:networking/floatingIp:FloatingIp": lambda args: {"address": "198.51.100.20"},
+    "openstack:containerinfra/cluster:Cluster": lambda args: {
+        "kubeconfig": {"raw_config": _FAKE_KUBECONFIG, "host": "https://198.51.100.10:6443"}},
 }
 
 
 class OfflineMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs):
-        outputs = dict(args.inputs)
+        # Providers name what is not named explicitly; here, by the resource's own name.
+        outputs = {"name": args.name, **args.inputs}
         fake = FAKE_OUTPUTS.get(args.typ)
         if fake:
             outputs.update(fake(args))

@@ -1,0 +1,187 @@
+"""Google Kubernetes Engine: network, cluster, node pools, Artifact Registry and a static IP."""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as kubernetes
+
+from components.cluster import NODE_PURPOSE, Cluster, Placement, RegistryAccess
+from components.secrets import StackSecrets
+from components.settings import NodePool, Settings
+from components.storage import StorageClasses
+
+_NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer")
+_MASTER_CIDR = "172.16.0.0/28"  # the control plane's range when nodes are private
+
+
+class GkeCluster(pulumi.ComponentResource):
+    def __init__(self, name: str, settings: Settings):
+        super().__init__("persistent-binderhub:platform:GkeCluster", name, None)
+        gke = settings.gke
+        self._gke = gke
+        self._artifact_registry = settings.registry.artifact_registry
+        self._gcp = gcp.Provider(f"{name}-gcp", project=gke.project, region=gke.region,
+                                 opts=pulumi.ResourceOptions(parent=self))
+        network, subnet = self._network(name)
+        nodes_account = self._nodes_account(name)
+        cluster = self._cluster(name, network, subnet)
+        pools = {purpose: self._node_pool(name, cluster, purpose, pool, nodes_account)
+                 for purpose, pool in (("core", gke.node_pools.core), ("user", gke.node_pools.user),
+                                       ("build", gke.node_pools.build)) if pool}
+        registry = self._registry(name, nodes_account)
+        address = gcp.compute.Address(
+            f"{name}-ingress", region=gke.region, address_type="EXTERNAL",
+            description="The ingress of the persistent BinderHub",
+            opts=self._opts(protect=True))
+        kubeconfig = pulumi.Output.secret(pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth)
+                                          .apply(lambda args: _kubeconfig(*args)))
+        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig,
+                                       opts=pulumi.ResourceOptions(parent=self, depends_on=list(pools.values())))
+        StorageClasses("storage", provisioner="pd.csi.storage.gke.io",
+                       parameters={"type": "pd-balanced"}, wait_for_first_consumer=True,
+                       opts=pulumi.ResourceOptions(parent=self, provider=provider))
+        user = Placement.dedicated(NODE_PURPOSE, "user")
+        self.cluster = Cluster(
+            provider=provider, kubeconfig=kubeconfig, kubernetes_version=gke.min_master_version,
+            registry=registry, core=Placement({"cloud.google.com/gke-nodepool": "core"}), user=user,
+            build=Placement.dedicated(NODE_PURPOSE, "build") if "build" in pools else user,
+            ingress_address=address.address, depends_on=list(pools.values()))
+        self.register_outputs({"kubeconfig": kubeconfig, "ingress_address": address.address})
+
+    def _opts(self, **options) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._gcp, **options)
+
+    def _network(self, name: str) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
+        gke = self._gke
+        network = gcp.compute.Network(f"{name}-network", auto_create_subnetworks=False, opts=self._opts())
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-subnet", network=network.id, region=gke.region, ip_cidr_range=gke.network.subnet_cidr,
+            private_ip_google_access=True,
+            secondary_ip_ranges=[{"range_name": "pods", "ip_cidr_range": gke.network.pods_cidr},
+                                 {"range_name": "services", "ip_cidr_range": gke.network.services_cidr}],
+            opts=self._opts())
+        if gke.private_nodes:
+            # Private nodes reach the internet (image builds, package mirrors) through Cloud NAT.
+            router = gcp.compute.Router(f"{name}-router", network=network.id, region=gke.region, opts=self._opts())
+            gcp.compute.RouterNat(f"{name}-nat", router=router.name, region=gke.region,
+                                  nat_ip_allocate_option="AUTO_ONLY",
+                                  source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                                  opts=self._opts())
+        return network, subnet
+
+    def _nodes_account(self, name: str) -> gcp.serviceaccount.Account:
+        account = gcp.serviceaccount.Account(f"{name}-nodes", account_id="binderhub-nodes",
+                                             display_name="Nodes of the persistent BinderHub", opts=self._opts())
+        for role in _NODE_ROLES:
+            gcp.projects.IAMMember(f"{name}-nodes-{role.split('/')[1]}", project=self._gke.project, role=role,
+                                   member=account.member, opts=self._opts())
+        return account
+
+    def _cluster(self, name: str, network, subnet) -> gcp.container.Cluster:
+        gke = self._gke
+        return gcp.container.Cluster(
+            name,
+            location=gke.region if gke.regional else gke.zone,
+            network=network.id,
+            subnetwork=subnet.id,
+            # Node pools are managed on their own; GKE insists on a first one, removed at once.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            min_master_version=gke.min_master_version,
+            release_channel={"channel": gke.release_channel},
+            ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
+            workload_identity_config={"workload_pool": f"{gke.project}.svc.id.goog"},
+            private_cluster_config=({"enable_private_nodes": True, "enable_private_endpoint": False,
+                                     "master_ipv4_cidr_block": _MASTER_CIDR} if gke.private_nodes else None),
+            addons_config={"gce_persistent_disk_csi_driver_config": {"enabled": True}},
+            deletion_protection=True,
+            opts=self._opts(),
+        )
+
+    def _node_pool(self, name: str, cluster, purpose: str, pool: NodePool, account) -> gcp.container.NodePool:
+        labels = {NODE_PURPOSE: purpose}
+        # Only user servers (and builds, on a pool of their own) may run on their nodes.
+        taints = ([] if purpose == "core" else
+                  [{"key": "hub.jupyter.org/dedicated", "value": purpose, "effect": "NO_SCHEDULE"}])
+        return gcp.container.NodePool(
+            f"{name}-{purpose}",
+            name=purpose,
+            cluster=cluster.name,
+            location=cluster.location,
+            initial_node_count=max(pool.min_nodes, 1) if purpose == "core" else pool.min_nodes,
+            autoscaling={"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes},
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                "machine_type": pool.machine_type,
+                "disk_size_gb": pool.disk_size_gb,
+                "disk_type": "pd-balanced",
+                "spot": pool.spot,
+                "labels": labels,
+                "taints": taints,
+                "service_account": account.email,
+                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+            },
+            # The autoscaler changes the node count; a preview must not undo it.
+            opts=self._opts(ignore_changes=["initialNodeCount"]),
+        )
+
+    def _registry(self, name: str, nodes_account) -> RegistryAccess:
+        gke = self._gke
+        settings = self._artifact_registry
+        repository = gcp.artifactregistry.Repository(
+            f"{name}-images", location=gke.region, repository_id=settings.repository, format="DOCKER",
+            description="Images built by BinderHub",
+            cleanup_policies=[{"id": "delete-untagged", "action": "DELETE",
+                               "condition": {"tag_state": "UNTAGGED",
+                                             "older_than": f"{settings.untagged_retention_days * 86400}s"}}],
+            opts=self._opts(protect=True))
+        pusher = gcp.serviceaccount.Account(f"{name}-binderhub-push", account_id="binderhub-push",
+                                            display_name="BinderHub pushing built images", opts=self._opts())
+        for member, role in ((pusher.member, "roles/artifactregistry.writer"),
+                             (nodes_account.member, "roles/artifactregistry.reader")):
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{name}-images-{role.rsplit('.', 1)[1]}", repository=repository.name, location=gke.region,
+                role=role, member=member, opts=self._opts())
+        key = gcp.serviceaccount.Key(f"{name}-binderhub-push-key", service_account_id=pusher.name,
+                                     opts=self._opts())  # the provider marks privateKey secret
+        host = f"{gke.region}-docker.pkg.dev"
+        return RegistryAccess(
+            url=f"https://{host}",
+            image_prefix=f"{host}/{gke.project}/{settings.repository}/binder-",
+            # Artifact Registry takes a service account key as the password of `_json_key`.
+            username="_json_key",
+            password=pulumi.Output.secret(key.private_key.apply(lambda encoded: base64.b64decode(encoded).decode())),
+        )
+
+
+def _kubeconfig(name: str, endpoint: str, master_auth: dict) -> str:
+    """A kubeconfig that authenticates with gcloud's plugin: no long-lived credential in it."""
+    ca = master_auth["cluster_ca_certificate"]
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: https://{endpoint}
+    certificate-authority-data: {ca}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: {name}}}
+current-context: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)
+      provideClusterInfo: true
+"""
+
+
+def build(settings: Settings, secrets: StackSecrets) -> Cluster:
+    return GkeCluster("cluster", settings).cluster
