@@ -46,7 +46,10 @@ def canonical_repo_url(url: str) -> str:
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if scheme not in _SCHEMES or not host or not re.match(r"^[a-z0-9.-]+$", host):
         raise ProjectError(f"{url[:200]!r} is not a repository URL (expected https://host/path).")
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise ProjectError(f"{url[:200]!r} has an invalid port.") from None
     path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
     path = path.removesuffix(".git").rstrip("/")
     return f"{scheme}://{host}{port}{path}"
@@ -171,24 +174,66 @@ def previous_home_project(image: str) -> Project:
 
 
 @dataclass(frozen=True)
+class Launching:
+    """A launch under way: recorded before the pod is made, so a hub restart cannot lose it."""
+
+    project: Project
+    deletions: tuple[str, ...]  # the pending deletions its init container performs
+    adopted: Project | None = None  # previous-home, when it moves a plain home
+
+    def to_dict(self) -> dict:
+        return {"project": self.project.to_dict(), "deletions": list(self.deletions),
+                "adopted": self.adopted.to_dict() if self.adopted else None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Launching:
+        adopted = data.get("adopted")
+        return cls(Project.from_dict(data["project"]), tuple(data.get("deletions", [])),
+                   Project.from_dict(adopted) if adopted else None)
+
+
+@dataclass(frozen=True)
 class ProjectsState:
     """What the spawner keeps in the hub database, in `{"version": 2, ...}` form."""
 
     projects: tuple[Project, ...] = ()
     pending_deletions: tuple[str, ...] = ()  # folders to remove at the next launch
     adopt_previous_home: bool = False  # move a plain home's files into previous-home at the next launch
+    launching: Launching | None = None
+
+    def __post_init__(self) -> None:
+        # The one rule that keeps files safe: a folder a project uses is never to be deleted,
+        # whatever an older format or a collision of names says.
+        used = {p.folder for p in self.projects}
+        if self.launching:
+            used.add(self.launching.project.folder)
+        pending = tuple(dict.fromkeys(f for f in self.pending_deletions if is_safe_folder(f) and f not in used))
+        object.__setattr__(self, "pending_deletions", pending)
 
     def find(self, project_id_: str) -> Project | None:
         return next((p for p in self.projects if p.id == project_id_), None)
 
-    def with_launched(self, project: Project, deleted: tuple[str, ...], adopted: Project | None) -> ProjectsState:
-        """The state after a successful launch of `project` that removed `deleted` folders."""
-        others = [p for p in self.projects if p.id != project.id]
-        if adopted and not any(p.id == adopted.id for p in others):
-            others.append(adopted)
-        pending = tuple(f for f in self.pending_deletions if f not in deleted and f != project.folder)
-        launched = replace(project, last_used=now())
-        return ProjectsState((launched, *others), pending, adopt_previous_home=False)
+    @property
+    def repository_count(self) -> int:
+        """The projects the limit counts: previous-home is no repository."""
+        return sum(p.id != PREVIOUS_HOME for p in self.projects)
+
+    def with_launching(self, project: Project, adopted: Project | None) -> ProjectsState:
+        return replace(self, launching=Launching(project, self.pending_deletions, adopted))
+
+    def launched(self) -> ProjectsState:
+        """The state once the recorded launch succeeded: its project first, its deletions done."""
+        launch = self.launching
+        others = [p for p in self.projects if p.id != launch.project.id]
+        if launch.adopted and not any(p.id == launch.adopted.id for p in others):
+            others.append(launch.adopted)
+        pending = tuple(f for f in self.pending_deletions if f not in launch.deletions)
+        adopt = self.adopt_previous_home and not launch.adopted
+        return ProjectsState((replace(launch.project, last_used=now()), *others), pending, adopt)
+
+    def without_launching(self) -> ProjectsState:
+        """The state once the recorded launch failed: as before it."""
+        return replace(self, launching=None)
 
     def without(self, project_id_: str) -> ProjectsState:
         """The state after the user deleted a project: its folder is removed at the next launch."""
@@ -196,25 +241,24 @@ class ProjectsState:
         if project is None:
             raise KeyError(project_id_)
         remaining = tuple(p for p in self.projects if p.id != project_id_)
-        still_used = {p.folder for p in remaining}
-        pending = self.pending_deletions
-        if project.folder not in still_used and project.folder not in pending:
-            pending = (*pending, project.folder)
-        return replace(self, projects=remaining, pending_deletions=pending)
+        # Another project that shares the folder (a migrated collision) keeps it: see __post_init__.
+        return replace(self, projects=remaining, pending_deletions=(*self.pending_deletions, project.folder))
 
     def to_dict(self) -> dict:
         return {"version": STATE_VERSION, "projects": [p.to_dict() for p in self.projects],
                 "pending_deletions": list(self.pending_deletions),
-                "adopt_previous_home": self.adopt_previous_home}
+                "adopt_previous_home": self.adopt_previous_home,
+                "launching": self.launching.to_dict() if self.launching else None}
 
     @classmethod
     def from_state(cls, state: dict | None) -> ProjectsState:
         """Read any format: current, the earlier persistent BinderHub's, or a plain KubeSpawner's."""
         state = state or {}
         if state.get("version") == STATE_VERSION:
-            return cls(tuple(Project.from_dict(p) for p in state.get("projects", [])),
-                       tuple(f for f in state.get("pending_deletions", []) if is_safe_folder(f)),
-                       bool(state.get("adopt_previous_home")))
+            launching = state.get("launching")
+            return cls(tuple(_readable(Project.from_dict, state.get("projects", []))),
+                       tuple(state.get("pending_deletions", [])), bool(state.get("adopt_previous_home")),
+                       next(iter(_readable(Launching.from_dict, [launching] if launching else [])), None))
         if "projects" in state or "deleted_projects" in state:
             return cls._from_legacy(state)
         # A plain KubeSpawner state (pod_name, ...) means the user had a server, so a home
@@ -223,8 +267,10 @@ class ProjectsState:
 
     @classmethod
     def _from_legacy(cls, state: dict) -> ProjectsState:
-        projects = []
-        for stored in state.get("projects") or []:
+        projects: list[Project] = []
+        # The earlier spawner kept the most recently used project last: read newest first,
+        # so of two entries for one repository the newer one wins.
+        for stored in reversed(state.get("projects") or []):
             # The first format kept each project as a list, the second as a dict.
             entry = (dict(zip(("repo_url", "image", "ref", "display_name", "last_used"), stored, strict=False))
                      if isinstance(stored, list | tuple) else stored)
@@ -233,13 +279,19 @@ class ProjectsState:
             project = _migrated(entry)
             if project and not any(p.id == project.id for p in projects):
                 projects.append(project)
-        deletions = []
-        for url in state.get("deleted_projects") or []:
-            folder = legacy_folder_name(url) if isinstance(url, str) else None
-            if folder and is_safe_folder(folder) and folder not in deletions:
-                deletions.append(folder)
-        # The earlier spawner kept the most recently used project last.
-        return cls(tuple(reversed(projects)), tuple(deletions))
+        deletions = [legacy_folder_name(url) for url in state.get("deleted_projects") or [] if isinstance(url, str)]
+        return cls(tuple(projects), tuple(deletions))
+
+
+def _readable(read, entries: list) -> list:
+    """The entries `read` can make sense of; a damaged one is skipped, not fatal."""
+    readable = []
+    for entry in entries:
+        try:
+            readable.append(read(entry))
+        except (TypeError, KeyError, AttributeError):
+            continue
+    return readable
 
 
 def _migrated(entry: dict) -> Project | None:

@@ -5,7 +5,9 @@
 #
 # 1. removes the folders of projects the user deleted;
 # 2. when ADOPT is "adopt" (the first launch of a user who had a plain JupyterHub home on
-#    this volume), moves everything on the volume into previous-home, once;
+#    this volume), moves everything on the volume into previous-home, once: never on a
+#    volume that a persistent launch has used already (the marker file says so), whatever
+#    the hub's database says;
 # 3. copies the image's HOME (the repository as repo2docker left it) into FOLDER, only if
 #    FOLDER does not exist: a relaunch copies nothing. The copy goes to a temporary folder
 #    first, so an interrupted copy is never mistaken for a finished one.
@@ -35,7 +37,8 @@ for gone in "$@"; do
   rm -rf -- "${projects:?}/$gone"
 done
 
-if [ "$adopt" = adopt ] && [ ! -e "$projects/previous-home" ]; then
+marker="$projects/.persistent-binderhub"
+if [ "$adopt" = adopt ] && [ ! -e "$projects/previous-home" ] && [ ! -e "$marker" ]; then
   echo "Keeping the files of the previous home in previous-home"
   moving="$projects/.previous-home.moving"
   mkdir -p -- "$moving"
@@ -45,7 +48,8 @@ if [ "$adopt" = adopt ] && [ ! -e "$projects/previous-home" ]; then
       .previous-home.moving | lost+found) continue ;;
     esac
     if [ -e "$entry" ] || [ -L "$entry" ]; then
-      mv -- "$entry" "$moving/"
+      # An entry that cannot move (a read-only folder) stays where it is: nothing is lost.
+      mv -- "$entry" "$moving/" || echo "Left $name in place: it cannot be moved" >&2
     fi
   done
   mv -- "$moving" "$projects/previous-home"
@@ -61,3 +65,4 @@ else
   cp -a -- "$home/." "$seeding/"
   mv -- "$seeding" "$projects/$folder"
 fi
+touch -- "$marker"

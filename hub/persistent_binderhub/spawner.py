@@ -15,9 +15,10 @@ The project state (see projects.py) changes only when a launch succeeded.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from importlib.resources import files
 
 from kubernetes_asyncio.client.models import V1Container, V1VolumeMount
@@ -27,6 +28,8 @@ from traitlets import Bool, Integer, List, Unicode, default
 
 from persistent_binderhub.projects import (
     MAX_URL_LENGTH,
+    PREVIOUS_HOME,
+    Launching,
     Project,
     ProjectError,
     ProjectsState,
@@ -42,18 +45,10 @@ from persistent_binderhub.projects import (
 # The init container's program, kept in a file so it is read (and shellchecked) as a whole.
 # Every user-derived value reaches it as an argument, never inside the script text.
 SEED_SCRIPT = files("persistent_binderhub").joinpath("seed-projects.sh").read_text()
+SEED_MOUNT = "/mnt/user-volume"  # where the init container sees the user's volume: never inside a home
 BINDER_FIELDS = ("binder_ref_url", "binder_launch_host", "binder_request", "binder_persistent_request")
 _IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
                     r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$")
-
-
-@dataclass(frozen=True)
-class Launch:
-    """What one launch starts: the project, and the volume housekeeping done before it."""
-
-    project: Project
-    deletions: tuple[str, ...]
-    adopted: Project | None  # the previous-home project, when this launch moves a plain home
 
 
 class PersistentBinderSpawner(KubeSpawner):
@@ -85,8 +80,11 @@ class PersistentBinderSpawner(KubeSpawner):
 
         return checked_by_start
 
+    @default("delete_pvc")
+    def _default_delete_pvc(self) -> bool:
+        return False  # deleting a user never deletes the volume with their projects
+
     _projects = ProjectsState()
-    _launch: Launch | None = None
 
     # --- state ------------------------------------------------------------
 
@@ -118,24 +116,47 @@ class PersistentBinderSpawner(KubeSpawner):
     def running_project_id(self) -> str | None:
         """The project of the running server: every launch puts its project first."""
         projects = self._projects.projects
-        return projects[0].id if projects and self.ready else None
+        return projects[0].id if projects and self.ready and not self._projects.launching else None
 
     # --- launching --------------------------------------------------------
 
-    async def start(self):
+    def start(self):
+        """Record the launch in the state (JupyterHub commits it as start returns), then start.
+
+        Not a coroutine, so the record is in the database before the pod exists: after a hub
+        restart, poll() finds out how the launch ended.
+        """
         try:
-            launch = self.plan_launch(self.user_options or {})
+            launching = self.plan_launch(self.user_options or {})
         except ProjectError as exc:
             raise web.HTTPError(400, str(exc)) from None
-        self._launch = launch
-        self.log.info("Launching project %s (%s) for %s", launch.project.id, launch.project.display_name,
+        self.log.info("Launching project %s (%s) for %s", launching.project.id, launching.project.display_name,
                       self.user.name)
-        url = await super().start()
+        self.set_projects(replace(self._projects, launching=launching))
+        return asyncio.ensure_future(self._start_recorded())
+
+    async def _start_recorded(self):
+        try:
+            url = await super().start()
+        except BaseException:
+            self.set_projects(self._projects.without_launching())
+            raise
         # Only now, with the pod running, is the launch part of the user's projects.
-        self.set_projects(self._projects.with_launched(launch.project, launch.deletions, launch.adopted))
+        self.set_projects(self._projects.launched())
         return url
 
-    def plan_launch(self, options: dict) -> Launch:
+    async def poll(self):
+        status = await super().poll()
+        if self._projects.launching and not self._start_pending:
+            # A launch the hub lost track of (it restarted meanwhile): its pod tells how it ended.
+            self.set_projects(self._projects.launched() if status is None else self._projects.without_launching())
+        return status
+
+    @property
+    def launching_project(self) -> Project | None:
+        return self._projects.launching.project if self._projects.launching else None
+
+    def plan_launch(self, options: dict) -> Launching:
         """Check the launch request and work out what it starts; raise ProjectError if it cannot."""
         state = self._projects
         if options.get("project_id"):
@@ -145,6 +166,8 @@ class PersistentBinderSpawner(KubeSpawner):
             if not project.image:
                 raise ProjectError(f"Project {project.display_name} has no image: launch it again "
                                    f"from the BinderHub form to rebuild it.")
+            if project.id != PREVIOUS_HOME:  # which runs the deployment's own default image
+                self._checked_image(project.image)
         elif "image" in options:
             project = self._project_from_binder(options, state)
         else:
@@ -152,7 +175,7 @@ class PersistentBinderSpawner(KubeSpawner):
         if not is_safe_folder(project.folder):
             raise ProjectError(f"Project {project.display_name} has an unusable folder name.")
         adopted = previous_home_project(self.default_image) if state.adopt_previous_home else None
-        return Launch(project, state.pending_deletions, adopted)
+        return state.with_launching(project, adopted).launching
 
     def _project_from_binder(self, options: dict, state: ProjectsState) -> Project:
         image = self._checked_image(options["image"])
@@ -161,9 +184,9 @@ class PersistentBinderSpawner(KubeSpawner):
                   for key in BINDER_FIELDS if options.get(key)}
         ref = checked_ref(image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else "latest")
         existing = state.find(project_id(repo_url))
-        if existing is None and len(state.projects) >= self.projects_limit:
+        if existing is None and state.repository_count >= self.projects_limit:
             raise ProjectError(
-                f"You already have {len(state.projects)} projects, the most this hub keeps per user. "
+                f"You already have {state.repository_count} projects, the most this hub keeps per user. "
                 f"Delete one on your home page to start {display_name(repo_url, binder.get('request'))}.")
         return Project(
             id=project_id(repo_url), repo_url=repo_url, ref=ref, image=image,
@@ -184,8 +207,8 @@ class PersistentBinderSpawner(KubeSpawner):
 
     def get_env(self) -> dict[str, str]:
         env = super().get_env()
-        if self._launch:
-            project = self._launch.project
+        project = self.launching_project
+        if project:
             env["JUPYTER_IMAGE"] = env["JUPYTER_IMAGE_SPEC"] = project.image
             env["BINDER_REPO_URL"] = project.repo_url
             env.update({f"BINDER_{key.upper()}": value for key, value in project.binder.items()})
@@ -193,30 +216,35 @@ class PersistentBinderSpawner(KubeSpawner):
 
     async def get_pod_manifest(self):
         pod = await super().get_pod_manifest()
-        if self._launch is None:
+        project = self.launching_project
+        if project is None:
             return pod
         notebook = pod.spec.containers[0]
         home = next((m for m in notebook.volume_mounts or [] if m.mount_path.rstrip("/") == self._home), None)
         if home is None:
             raise web.HTTPError(500, f"Persistent projects need the user volume mounted at {self._home} "
                                      f"(z2jh singleuser.storage.type: dynamic).")
-        project = self._launch.project
+        # The user's part of the volume: all of it, or (storage shared between users, such as
+        # z2jh's static storage) the sub-path the home was mounted from.
+        volume_part = home.sub_path
         notebook.image = project.image
-        home.sub_path = project.folder
-        projects_mount = V1VolumeMount(name=home.name, mount_path=self.projects_mount_path)
+        home.sub_path = f"{volume_part}/{project.folder}" if volume_part else project.folder
         if self.mount_projects:
-            notebook.volume_mounts.append(projects_mount)
-        pod.spec.init_containers = [self._seed_container(notebook, projects_mount),
-                                    *(pod.spec.init_containers or [])]
+            notebook.volume_mounts.append(
+                V1VolumeMount(name=home.name, mount_path=self.projects_mount_path, sub_path=volume_part))
+        # After the chart's own init containers: z2jh's block-cloud-metadata must run before
+        # any code from the project's image does.
+        volume = V1VolumeMount(name=home.name, mount_path=SEED_MOUNT, sub_path=volume_part)
+        pod.spec.init_containers = [*(pod.spec.init_containers or []), self._seed_container(notebook, volume)]
         return pod
 
     @property
     def _home(self) -> str:
         return self.home_mount_path.rstrip("/")
 
-    def _seed_container(self, notebook: V1Container, projects_mount: V1VolumeMount) -> V1Container:
-        launch = self._launch
-        arguments = [self.projects_mount_path, launch.project.folder, self._home,
+    def _seed_container(self, notebook: V1Container, volume: V1VolumeMount) -> V1Container:
+        launch = self._projects.launching
+        arguments = [SEED_MOUNT, launch.project.folder, self._home,
                      "adopt" if launch.adopted else "keep", *launch.deletions]
         return V1Container(
             name="project-manager",
@@ -225,7 +253,7 @@ class PersistentBinderSpawner(KubeSpawner):
             command=["/bin/sh", "-c", SEED_SCRIPT, "seed-projects", *arguments],
             security_context=copy.deepcopy(notebook.security_context),
             resources=copy.deepcopy(notebook.resources),
-            volume_mounts=[projects_mount],
+            volume_mounts=[volume],
         )
 
 

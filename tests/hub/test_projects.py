@@ -9,14 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from persistent_binderhub.projects import (
     PREVIOUS_HOME,
+    Launching,
     Project,
     ProjectError,
     ProjectsState,
     canonical_repo_url,
+    checked_ref,
     display_name,
     folder_name,
     is_safe_folder,
     legacy_folder_name,
+    previous_home_project,
     project_id,
 )
 
@@ -97,7 +100,6 @@ def test_any_url_maps_to_a_safe_bounded_deterministic_folder(url, max_length):
     assert len(folder) <= max_length
     assert folder not in (".", "..", PREVIOUS_HOME)
     assert is_safe_folder(folder)
-    assert folder_name(canonical_repo_url(url), max_length) == folder
 
 
 @settings(max_examples=400, deadline=None)
@@ -111,12 +113,34 @@ def test_distinct_canonical_urls_get_distinct_folders(first, second):
         assert folder_name(a) != folder_name(b)
 
 
-@pytest.mark.parametrize("path", ["a/b-c", "a-b/c", "a_b/c", "a/b_c", "A/b", "a/B", "a/b..c", "a/b.c"])
-def test_near_identical_repositories_do_not_collide(path):
-    folders = {folder_name(f"https://github.com/{p}") for p in ["a/b-c", "a-b/c", "a_b/c", "a/b_c", "A/b", "a/B",
-                                                                 "a/b..c", "a/b.c"]}
-    assert len(folders) == 8
-    assert folder_name(f"https://github.com/{path}") in folders
+# Spellings that a careless readable scheme would fold together: '/' against '-' and '_',
+# case, scheme, port, dots.
+NEAR_IDENTICAL = ["https://github.com/a/b-c", "https://github.com/a-b/c", "https://github.com/a_b/c",
+                  "https://github.com/a/b_c", "https://github.com/A/b", "https://github.com/a/B",
+                  "https://github.com/a/b..c", "https://github.com/a/b.c", "http://github.com/a/b.c",
+                  "https://github.com:8443/a/b.c", "git://github.com/a/b.c", "https://github.com/a/b/c"]
+
+
+def test_near_identical_repositories_get_distinct_folders():
+    folders = [folder_name(canonical_repo_url(url)) for url in NEAR_IDENTICAL]
+    assert len(set(folders)) == len(NEAR_IDENTICAL)
+
+
+@pytest.mark.parametrize("ref", ["../../etc", "main;rm -rf ~", "a\nb", "héllo", "x" * 10000, "$(reboot)", "",
+                                 "-rf", "a b", "ref'quote"])
+def test_hostile_refs_are_refused(ref):
+    with pytest.raises(ProjectError):
+        checked_ref(ref)
+
+
+@pytest.mark.parametrize("ref", ["8f5a9bd3", "main", "v1.2.3", "release/2024-01", "3242074"])
+def test_ordinary_refs_are_accepted(ref):
+    assert checked_ref(ref) == ref
+
+
+def test_an_invalid_port_is_a_clear_error():
+    with pytest.raises(ProjectError, match="invalid port"):
+        canonical_repo_url("https://github.com:99999/org/repo")
 
 
 def _project(name: str, **extra) -> Project:
@@ -168,21 +192,64 @@ def test_migration_from_dicts():
         {"repo_url": "https://gitlab.com/group/repo", "image": "img:1", "ref": "1",
          "display_name": "gl/group/repo", "last_used": "2021-05-05T10:00:00Z"},
         {"repo_url": "not a url"},  # unreadable entries are skipped, not fatal
-        {"repo_url": "https://gitlab.com/group/repo/", "image": "img:0"},  # a duplicate of the first
+        {"repo_url": "https://gitlab.com/group/repo/", "image": "img:2"},  # the same repository, used later
     ], "deleted_projects": []}
     state = ProjectsState.from_state(legacy)
     assert len(state.projects) == 1
+    assert state.projects[0].image == "img:2"  # the newer entry wins
     assert state.projects[0].folder == "gl_group_repo"
     assert state.projects[0].display_name == "gl/group/repo"
 
 
-def test_launch_moves_the_project_first_and_clears_only_done_deletions():
+def test_a_launch_is_recorded_then_settled():
     a, b = _project("a"), _project("b")
-    state = ProjectsState((a, b), ("gone-1", "gone-2"))
-    after = state.with_launched(b, deleted=("gone-1",), adopted=None)
-    assert [p.id for p in after.projects] == [b.id, a.id]
+    state = ProjectsState((a, b), ("gone-1",))
+    launching = state.with_launching(b, adopted=None)
+    assert launching.launching == Launching(b, ("gone-1",))
+    assert ProjectsState.from_state(launching.to_dict()) == launching  # survives a hub restart
+    # Deleted while the launch ran: not part of what the launch removes.
+    later = launching.without(a.id)
+    after = later.launched()
+    assert [p.id for p in after.projects] == [b.id]
     assert after.projects[0].last_used is not None
-    assert after.pending_deletions == ("gone-2",)
+    assert after.pending_deletions == (a.folder,)
+    assert after.launching is None
+    assert launching.without_launching() == state
+
+
+def test_folders_in_use_are_never_pending_deletion():
+    live = _project("a")
+    # A deletion queued for the folder of a live project (or of the launch under way) is dropped.
+    assert ProjectsState((live,), (live.folder, "other")).pending_deletions == ("other",)
+    launching = ProjectsState((), (live.folder,), launching=Launching(live, ()))
+    assert launching.pending_deletions == ()
+    stored = {"version": 2, "projects": [live.to_dict()], "pending_deletions": [live.folder, "../x", "ok"]}
+    assert ProjectsState.from_state(stored).pending_deletions == ("ok",)
+
+
+@pytest.mark.parametrize(("live", "deleted"), [
+    ("https://github.com/org/repo", "http://github.com/org/repo"),  # one folder in the old scheme
+    ("https://github.com/a/b_c", "https://github.com/a_b/c"),
+])
+def test_migrated_deletions_never_remove_a_live_project(live, deleted):
+    legacy = {"projects": [[live, "img:1", "1", "x", "never"]], "deleted_projects": [deleted]}
+    state = ProjectsState.from_state(legacy)
+    assert legacy_folder_name(live) == legacy_folder_name(deleted)  # the collision itself
+    assert state.projects[0].folder == legacy_folder_name(live)
+    assert state.pending_deletions == ()
+
+
+def test_damaged_entries_are_skipped():
+    good = _project("a")
+    stored = {"version": 2, "projects": [{"id": "x"}, good.to_dict(), "junk"], "launching": {"project": {}}}
+    state = ProjectsState.from_state(stored)
+    assert state.projects == (good,)
+    assert state.launching is None
+
+
+def test_the_limit_counts_repositories_not_the_previous_home():
+    state = ProjectsState((_project("a"), previous_home_project("img")))
+    assert state.repository_count == 1
 
 
 def test_delete_queues_the_folder_once():
@@ -196,11 +263,10 @@ def test_delete_queues_the_folder_once():
 
 
 def test_adopting_the_previous_home_adds_it_once():
-    from persistent_binderhub.projects import previous_home_project
-
     home = previous_home_project("quay.io/jupyter/base-notebook")
     state = ProjectsState(adopt_previous_home=True)
-    after = state.with_launched(_project("a"), (), adopted=home)
+    after = state.with_launching(_project("a"), adopted=home).launched()
     assert [p.id for p in after.projects] == [_project("a").id, PREVIOUS_HOME]
     assert not after.adopt_previous_home
-    assert after.with_launched(_project("b"), (), adopted=home).projects.count(home) == 1
+    again = after.with_launching(_project("b"), adopted=home).launched()
+    assert [p.id for p in again.projects].count(PREVIOUS_HOME) == 1

@@ -43,7 +43,8 @@ def test_first_launch_copies_the_image_home(volume, image_home):
     result = seed(volume, "github.com_org_repo", image_home)
     assert result.returncode == 0, result.stderr
     assert tree(volume / "github.com_org_repo") == tree(image_home)
-    assert sorted(p.name for p in volume.iterdir()) == ["github.com_org_repo"]  # no temporary folder left
+    # No temporary folder left; the marker says a persistent launch has used this volume.
+    assert sorted(p.name for p in volume.iterdir()) == [".persistent-binderhub", "github.com_org_repo"]
 
 
 def test_relaunch_copies_nothing(volume, image_home):
@@ -84,7 +85,8 @@ def test_a_plain_home_is_moved_into_previous_home_once(volume, image_home):
     (volume / "lost+found").mkdir()
     before = tree(volume)
     assert seed(volume, "repo", image_home, "adopt").returncode == 0
-    assert sorted(p.name for p in volume.iterdir()) == ["lost+found", "previous-home", "repo"]
+    assert sorted(p.name for p in volume.iterdir()) == [
+        ".persistent-binderhub", "lost+found", "previous-home", "repo"]
     assert tree(volume / "previous-home") == {k: v for k, v in before.items() if k != "lost+found"}
 
     (volume / "previous-home" / "new.txt").write_text("written since")
@@ -92,6 +94,34 @@ def test_a_plain_home_is_moved_into_previous_home_once(volume, image_home):
     assert seed(volume, "other", image_home, "adopt").returncode == 0
     assert (volume / "stray").exists()
     assert (volume / "previous-home" / "new.txt").exists()
+
+
+def test_a_volume_used_by_persistent_launches_is_never_adopted(volume, image_home):
+    """Even when the hub's database says so (state lost, a rollback): project folders stay put."""
+    seed(volume, "repo-a", image_home)
+    (volume / "repo-a" / "work.ipynb").write_text("{}")
+    assert seed(volume, "repo-b", image_home, "adopt").returncode == 0
+    assert not (volume / "previous-home").exists()
+    assert (volume / "repo-a" / "work.ipynb").exists()
+
+
+def test_entries_that_cannot_move_stay_and_the_launch_goes_on(volume, image_home):
+    (volume / "locked").mkdir()
+    (volume / "locked" / "file").write_text("kept")
+    (volume / "notes.txt").write_text("moved")
+    # A folder that cannot be renamed: simulated with a stand-in mv that refuses it.
+    bin_dir = volume.parent / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mv").write_text('#!/bin/sh\ncase "$2" in */locked) exit 1 ;; esac\nexec /bin/mv "$@"\n')
+    (bin_dir / "mv").chmod(0o755)
+    script = f'PATH="{bin_dir}:$PATH"; export PATH; {SEED_SCRIPT}'
+    result = subprocess.run(["/bin/sh", "-c", script, "seed-projects", str(volume), "repo", str(image_home), "adopt"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Left locked in place" in result.stderr
+    assert (volume / "locked" / "file").read_text() == "kept"
+    assert (volume / "previous-home" / "notes.txt").read_text() == "moved"
+    assert (volume / "repo" / "README.md").exists()
 
 
 @pytest.mark.parametrize(("folder", "deleted"), [("..", ()), (".", ()), ("", ()), ("a/../../x", ()),

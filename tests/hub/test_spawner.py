@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from kubespawner import KubeSpawner
 from persistent_binderhub.projects import PREVIOUS_HOME, ProjectsState, canonical_repo_url, folder_name, project_id
-from persistent_binderhub.spawner import SEED_SCRIPT
+from persistent_binderhub.spawner import SEED_MOUNT, SEED_SCRIPT
 from tornado import web
 
 from tests.hub.conftest import REGISTRY
@@ -48,7 +48,7 @@ def launch(loop, spawner, options):
 
 def manifest(loop, spawner, options):
     spawner.user_options = options
-    spawner._launch = spawner.plan_launch(options)
+    spawner.set_projects(replace(spawner.projects_state, launching=spawner.plan_launch(options)))
     return loop.run_until_complete(spawner.get_pod_manifest())
 
 
@@ -75,8 +75,8 @@ def test_binder_launch_pod(loop, make_spawner):
     (seed,) = pod.spec.init_containers
     assert seed.name == "project-manager"
     assert seed.image == IMAGE
-    assert seed.command == ["/bin/sh", "-c", SEED_SCRIPT, "seed-projects", "/projects", folder, "/home/jovyan", "keep"]
-    assert [(m.name, m.mount_path, m.sub_path) for m in seed.volume_mounts] == [("volume-alice", "/projects", None)]
+    assert seed.command == ["/bin/sh", "-c", SEED_SCRIPT, "seed-projects", SEED_MOUNT, folder, "/home/jovyan", "keep"]
+    assert [(m.name, m.mount_path, m.sub_path) for m in seed.volume_mounts] == [("volume-alice", SEED_MOUNT, None)]
 
 
 def test_projects_mount_can_be_switched_off(loop, make_spawner):
@@ -84,7 +84,7 @@ def test_projects_mount_can_be_switched_off(loop, make_spawner):
     mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts]
     assert mounts == ["/home/jovyan"]
     # The init container still needs the whole volume.
-    assert pod.spec.init_containers[0].volume_mounts[0].mount_path == "/projects"
+    assert pod.spec.init_containers[0].volume_mounts[0].mount_path == SEED_MOUNT
 
 
 def test_home_volume_is_found_by_mount_path_not_position(loop, make_spawner):
@@ -276,3 +276,75 @@ def test_legacy_state_is_migrated_on_load(make_spawner):
     (project,) = spawner.project_list()
     assert project.folder == "gh_org_old"
     assert spawner.get_state()["version"] == 2
+
+
+def test_storage_shared_between_users_keeps_each_user_in_their_sub_path(loop, make_spawner):
+    # z2jh static storage: one claim for everybody, each home a sub-path of it.
+    spawner = make_spawner(volume_mounts={"home": {"name": "home", "mountPath": "/home/jovyan",
+                                                   "subPath": "home/{username}"}},
+                           volumes={"home": {"name": "home", "persistentVolumeClaim": {"claimName": "shared"}}})
+    pod = manifest(loop, spawner, binder_options())
+    mounts = {m.mount_path: m.sub_path for m in pod.spec.containers[0].volume_mounts}
+    assert mounts == {"/home/jovyan": f"home/alice/{folder_name(REPO)}", "/projects": "home/alice"}
+    assert pod.spec.init_containers[-1].volume_mounts[0].sub_path == "home/alice"
+
+
+def test_the_seeding_runs_after_the_charts_init_containers(loop, make_spawner):
+    block = {"name": "block-cloud-metadata", "image": "busybox", "command": ["iptables", "..."]}
+    pod = manifest(loop, make_spawner(init_containers=[block]), binder_options())
+    assert [c.name for c in pod.spec.init_containers] == ["block-cloud-metadata", "project-manager"]
+
+
+def test_volumes_are_never_deleted_with_their_user(make_spawner):
+    assert make_spawner().delete_pvc is False
+
+
+def test_a_stored_image_from_outside_the_registry_is_not_relaunched(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    stored = spawner.project_list()[0]
+    spawner.set_projects(ProjectsState((replace(stored, image="docker.io/evil/image:1"),)))
+    with pytest.raises(web.HTTPError, match="not from this hub's registry"):
+        launch(loop, spawner, {"project_id": stored.id})
+
+
+def test_the_previous_home_does_not_count_against_the_limit(loop, make_spawner, fake_kubernetes):
+    spawner = make_spawner(state={"pod_name": "jupyter-alice"}, projects_limit=1)
+    launch(loop, spawner, binder_options())
+    assert len(spawner.project_list()) == 2
+    with pytest.raises(web.HTTPError, match="You already have 1 projects"):
+        launch(loop, spawner, binder_options(repo="https://github.com/org/two", image=f"{REGISTRY}two:1"))
+
+
+def test_a_launch_is_in_the_database_before_the_pod_exists(loop, make_spawner, monkeypatch):
+    seen = {}
+
+    async def start(spawner):
+        seen["state"] = dict(spawner.orm_spawner.state)  # what JupyterHub has committed by now
+        return "http://10.0.0.5:8888"
+
+    monkeypatch.setattr(KubeSpawner, "start", start)
+    spawner = make_spawner()
+    launch(loop, spawner, binder_options())
+    assert seen["state"]["launching"]["project"]["repo_url"] == REPO
+    assert seen["state"]["projects"] == []
+    assert spawner.orm_spawner.state["launching"] is None
+    assert spawner.orm_spawner.state["projects"][0]["repo_url"] == REPO
+
+
+@pytest.mark.parametrize(("pod_running", "projects"), [(True, [project_id(REPO)]), (False, [])])
+def test_after_a_hub_restart_poll_settles_the_recorded_launch(loop, make_spawner, monkeypatch, pod_running,
+                                                            projects):
+    spawner = make_spawner()
+    spawner.user_options = binder_options()
+    recorded = replace(spawner.projects_state, launching=spawner.plan_launch(spawner.user_options))
+    restarted = make_spawner(state={**spawner.get_state(), **recorded.to_dict()})  # as loaded after a restart
+
+    async def poll(spawner):
+        return None if pod_running else 1
+
+    monkeypatch.setattr(KubeSpawner, "poll", poll)
+    loop.run_until_complete(restarted.poll())
+    assert [p.id for p in restarted.project_list()] == projects
+    assert restarted.projects_state.launching is None
+    assert restarted.orm_spawner.state["launching"] is None
