@@ -43,7 +43,7 @@ def chart_version(settings: Settings, name: str) -> str:
     return override or CHARTS[name].version
 
 
-def chart(settings: Settings, name: str, namespace: str, values: dict, opts: pulumi.ResourceOptions,
+def chart(settings: Settings, name: str, namespace: str, values: dict, opts: pulumi.ResourceOptions, *,
           release: str | None = None) -> kubernetes.helm.v4.Chart:
     """Install chart `name` as release `release` (default: the chart's name) into `namespace`."""
     source = CHARTS[name]

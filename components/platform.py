@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
 from components.cluster import HUB_NAMESPACE, Cluster
 from components.generated_secrets import GeneratedSecrets
 from components.platforms import build_cluster
+from components.registry import PullSecret
 from components.secrets import StackSecrets
 from components.settings import Settings
 
@@ -26,10 +28,6 @@ def build_platform(settings: Settings, secrets: StackSecrets) -> None:
 
 
 def _hub_namespace(cluster: Cluster) -> None:
-    import pulumi_kubernetes as kubernetes
-
-    from components.registry import PullSecret
-
     namespace = kubernetes.core.v1.Namespace(
         HUB_NAMESPACE, metadata={"name": HUB_NAMESPACE},
         opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.depends_on))

@@ -16,7 +16,7 @@ from components.cluster import HUB_DB_CLASS, HUB_NAMESPACE, RegistryAccess
 from components.secrets import StackSecrets
 from components.settings import Settings
 
-PULL_SECRET = "binder-registry-pull"
+PULL_SECRET = "binder-registry-pull"  # noqa: S105 (the Secret's name, not a secret)
 HARBOR_NAMESPACE = "harbor"
 HARBOR_ROBOT = "binderhub"
 HARBOR_SETUP_SCRIPT = Path(__file__).with_name("harbor-setup.sh")
