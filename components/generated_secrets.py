@@ -25,10 +25,10 @@ class GeneratedSecrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("persistent-binderhub:secrets:GeneratedSecrets", name, None, opts)
-        self.proxy_secret_token = self._hex("proxy-secret-token")
-        self.cookie_secret = self._hex("hub-cookie-secret")
-        self.crypt_keeper_key = self._hex("hub-crypt-keeper-key")
-        self.binder_api_token = self._hex("binder-api-token")
+        self.proxy_secret_token = random_hex("proxy-secret-token", self)
+        self.cookie_secret = random_hex("hub-cookie-secret", self)
+        self.crypt_keeper_key = random_hex("hub-crypt-keeper-key", self)
+        self.binder_api_token = random_hex("binder-api-token", self)
         self.register_outputs({
             "proxy_secret_token": self.proxy_secret_token,
             "cookie_secret": self.cookie_secret,
@@ -36,15 +36,18 @@ class GeneratedSecrets(pulumi.ComponentResource):
             "binder_api_token": self.binder_api_token,
         })
 
-    def _hex(self, name: str) -> pulumi.Output[str]:
-        password = random.RandomPassword(
-            name,
-            length=_HEX_LENGTH,
-            upper=False,
-            lower=False,
-            numeric=True,
-            special=True,
-            override_special="abcdef",  # with digits: exactly the hex alphabet
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return pulumi.Output.secret(password.result)
+
+
+def random_hex(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """32 random bytes as 64 hex characters, made once and kept (encrypted) in state."""
+    password = random.RandomPassword(
+        name,
+        length=_HEX_LENGTH,
+        upper=False,
+        lower=False,
+        numeric=True,
+        special=True,
+        override_special="abcdef",  # with digits: exactly the hex alphabet
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.secret(password.result)

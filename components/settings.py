@@ -277,11 +277,11 @@ class Kubeadm(Model):
         if len(self.control_planes) not in (1, 3):
             raise SettingError("controlPlanes", f"lists {len(self.control_planes)} hosts: expected 1 or 3")
         hosts = [*self.control_planes, *self.workers]
-        for field in ("name", "address"):
+        for field, plural in (("name", "names"), ("address", "addresses")):
             values = [getattr(host, field) for host in hosts]
             duplicates = sorted({value for value in values if values.count(value) > 1})
             if duplicates:
-                raise SettingError("workers", f"host {field}s must be unique: {', '.join(duplicates)} "
+                raise SettingError("workers", f"host {plural} must be unique: {', '.join(duplicates)} "
                                               f"appear more than once")
         if not any(worker.role == "core" for worker in self.workers):
             raise SettingError("workers", "needs at least one worker with role 'core'")

@@ -41,6 +41,18 @@ def best_time(name: str, repeat: int) -> float:
     return min(times)
 
 
+def measure(repeat: int) -> dict[str, float]:
+    """Each example stack's render time as a multiple of the minimal program's, printed as it goes."""
+    baseline = best_time(MINIMAL, repeat)
+    print(f"{'minimal program':<18} {baseline:6.2f}s   1.00x")
+    ratios = {}
+    for stack in EXAMPLE_STACKS:
+        seconds = best_time(stack, repeat)
+        ratios[stack] = seconds / baseline
+        print(f"{stack:<18} {seconds:6.2f}s  {ratios[stack]:5.2f}x")
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts")
@@ -50,15 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         _render_once(args.child[0], Path(args.child[1]))
         return 0
-    baseline = best_time(MINIMAL, args.repeat)
-    print(f"{'minimal program':<18} {baseline:6.2f}s   1.00x")
-    slow = []
-    for stack in EXAMPLE_STACKS:
-        seconds = best_time(stack, args.repeat)
-        ratio = seconds / baseline
-        print(f"{stack:<18} {seconds:6.2f}s  {ratio:5.2f}x")
-        if ratio > args.limit:
-            slow.append(stack)
+    slow = [stack for stack, ratio in measure(args.repeat).items() if ratio > args.limit]
     if slow:
         print(f"slower than {args.limit}x the minimal program: {', '.join(slow)}")
         return 1

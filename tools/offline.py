@@ -88,6 +88,9 @@ FAKE_OUTPUTS: dict[str, Callable[[mocks.MockResourceArgs], dict[str, Any]]] = {
         "privateKey": base64.b64encode(b'{"type": "service_account", "private_key": "offline"}').decode()},
     "gcp:compute/address:Address": lambda args: {"address": "203.0.113.20"},
     "openstack:networking/floatingIp:FloatingIp": lambda args: {"address": "198.51.100.20"},
+    "command:remote:Command": lambda args: {"stdout": (
+        "sha256:" + hashlib.sha256(b"offline ca").hexdigest() if args.name.endswith("join-token")
+        else _FAKE_KUBECONFIG if args.name.endswith("admin-kubeconfig") else "")},
     "openstack:containerinfra/cluster:Cluster": lambda args: {
         "kubeconfig": {"raw_config": _FAKE_KUBECONFIG, "host": "https://198.51.100.10:6443"}},
 }

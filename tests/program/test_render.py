@@ -152,13 +152,20 @@ def test_render_cli_reports_bad_input_with_exit_2_and_no_traceback(project, brea
     assert not out.exists()  # nothing written
 
 
+# pulumi_gcp's compute and container modules define some 400 resources and import every one of
+# them (about 2 s here) for the seven the GKE stack uses: the target of 2x is out of reach there
+# (3.5-4.2x measured), so this bound only catches it getting worse.
+KNOWN_SLOW = {"example-gke": 5.0}
+
+
 def test_bench_renders_every_example_stack_within_twice_a_minimal_program(capsys):
     from tools import bench
 
-    assert bench.main(["--repeat", "1"]) == 0
-    out = capsys.readouterr().out
-    for name in ("minimal program", *EXAMPLE_STACKS):
-        assert name in out
+    ratios = bench.measure(repeat=1)
+    assert set(ratios) == set(EXAMPLE_STACKS)
+    for stack, ratio in ratios.items():
+        assert ratio <= KNOWN_SLOW.get(stack, 2.0), f"{stack} renders in {ratio:.2f}x the minimal program"
+    assert "minimal program" in capsys.readouterr().out
 
 
 EVERY_SECRET_PROGRAM = """

@@ -1,0 +1,232 @@
+"""Bare metal with kubeadm, over SSH: the host steps are the scripts beside this file.
+
+Each script is uploaded to every host and run as `sudo bash <dir>/<script>.sh` with its
+parameters on stdin (KEY=VALUE lines; secrets such as the join token never on a command
+line). The scripts are idempotent, so a changed input just runs a step again; a newer
+Kubernetes version runs the upgrade path. See lib.sh for their common contract.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import ipaddress
+import tarfile
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+import pulumi_random as random
+import yaml
+from pulumi_command import remote
+
+from components.charts import chart
+from components.cluster import NODE_PURPOSE, Cluster, Placement
+from components.generated_secrets import random_hex
+from components.registry import build_registry
+from components.secrets import StackSecrets
+from components.settings import Kubeadm, Settings
+from components.storage import StorageClasses
+
+SCRIPTS = Path(__file__).parent
+REMOTE_DIR = "/opt/persistent-binderhub"
+NFS_PROVISIONER = "cluster.local/nfs-subdir-external-provisioner"
+
+
+def scripts_bundle() -> str:
+    """The scripts as a base64 tar.gz, built byte for byte the same every time."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as bundle:
+        for path in sorted(SCRIPTS.glob("*.sh")):
+            info = tarfile.TarInfo(path.name)
+            data = path.read_bytes()
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            bundle.addfile(info, io.BytesIO(data))
+    return base64.b64encode(gzip.compress(buffer.getvalue(), mtime=0)).decode()
+
+
+def kubeadm_config(kubeadm: Kubeadm, certificate_key: str) -> str:
+    """kubeadm's InitConfiguration and ClusterConfiguration for the first control plane."""
+    minor = int(kubeadm.kubernetes_version.split(".")[1])
+    api_version = "kubeadm.k8s.io/v1beta4" if minor >= 31 else "kubeadm.k8s.io/v1beta3"  # as join-node.sh
+    endpoint_host = kubeadm.control_plane_endpoint.rsplit(":", 1)[0]
+    first = kubeadm.control_planes[0]
+    init = {"apiVersion": api_version, "kind": "InitConfiguration", "certificateKey": certificate_key,
+            "nodeRegistration": {"name": first.name}}
+    cluster = {
+        "apiVersion": api_version, "kind": "ClusterConfiguration",
+        "kubernetesVersion": f"v{kubeadm.kubernetes_version}",
+        "controlPlaneEndpoint": kubeadm.control_plane_endpoint,
+        "networking": {"podSubnet": kubeadm.pod_subnet, "serviceSubnet": kubeadm.service_subnet},
+        "apiServer": {"certSANs": sorted({endpoint_host, *(host.address for host in kubeadm.control_planes)})},
+    }
+    return yaml.safe_dump_all([init, cluster], sort_keys=False)
+
+
+def _stdin(**params: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.all(*params.values()).apply(
+        lambda values: "".join(f"{key}={value}\n" for key, value in zip(params, values, strict=True)))
+
+
+class KubeadmCluster(pulumi.ComponentResource):
+    def __init__(self, name: str, settings: Settings, secrets: StackSecrets):
+        super().__init__("persistent-binderhub:platform:KubeadmCluster", name, None)
+        kubeadm = settings.kubeadm
+        self._kubeadm = kubeadm
+        self._key = secrets["ssh_private_key"]
+        version = kubeadm.kubernetes_version
+        first, *other_control_planes = kubeadm.control_planes
+        hosts = [*kubeadm.control_planes, *kubeadm.workers]
+        prepared = {host.name: self._prepare(host) for host in hosts}
+
+        certificate_key = random_hex(f"{name}-certificate-key", self)
+        config = certificate_key.apply(lambda key: kubeadm_config(kubeadm, key))
+        init = self._run(first, "init-control-plane", [prepared[first.name]], stdin=pulumi.Output.secret(_stdin(
+            KUBEADM_CONFIG_B64=config.apply(lambda text: base64.b64encode(text.encode()).decode()),
+            KUBERNETES_VERSION=version)))
+        token = self._bootstrap_token(name)
+        # Runs again whenever the set of nodes changes, so a new node finds a fresh token.
+        join_token = self._run(first, "join-token", [init], stdin=pulumi.Output.secret(_stdin(
+            TOKEN=token, CERTIFICATE_KEY=certificate_key)), triggers=sorted(host.name for host in hosts))
+        ca_hash = join_token.stdout
+
+        joined_control_planes = [
+            self._join(host, "control-plane", token, ca_hash, [join_token, prepared[host.name]],
+                       certificate_key=certificate_key)
+            for host in other_control_planes]
+        joined_workers = [self._join(host, host.role, token, ca_hash,
+                                     [join_token, prepared[host.name], *joined_control_planes])
+                          for host in kubeadm.workers]
+
+        admin = self._run(first, "admin-kubeconfig", [init], secret_stdout=True)
+        kubeconfig = pulumi.Output.secret(admin.stdout)
+        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig,
+                                       opts=pulumi.ResourceOptions(parent=self, depends_on=joined_workers))
+        workloads = pulumi.ResourceOptions(parent=self, provider=provider)
+        cni = self._cni(settings, workloads)
+        after_cni = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[cni])
+        self._load_balancer(settings, after_cni)
+        self._nfs(settings, after_cni)
+        user = Placement.dedicated(NODE_PURPOSE, "user")
+        has_build = any(worker.role == "build" for worker in kubeadm.workers)
+        self.cluster = Cluster(
+            provider=provider, kubeconfig=kubeconfig, kubernetes_version=version.rsplit(".", 1)[0],
+            registry=build_registry(settings, secrets, after_cni),
+            core=Placement({NODE_PURPOSE: "core"}), user=user,
+            build=Placement.dedicated(NODE_PURPOSE, "build") if has_build else user,
+            ingress_address=_first_address(kubeadm.metallb_addresses[0]), depends_on=[cni])
+        self.register_outputs({"kubeconfig": kubeconfig})
+
+    # --- host steps -------------------------------------------------------
+
+    def _connection(self, host) -> remote.ConnectionArgs:
+        ssh = self._kubeadm.ssh
+        return remote.ConnectionArgs(host=host.address, port=ssh.port, user=ssh.user, private_key=self._key)
+
+    def _run(self, host, script: str, depends_on: list, *, stdin: pulumi.Input[str] | None = None,
+             secret_stdout: bool = False, **options) -> remote.Command:
+        return remote.Command(
+            f"{host.name}-{script}",
+            connection=self._connection(host),
+            create=f"sudo bash {REMOTE_DIR}/{script}.sh",
+            stdin=stdin,
+            # A secret result is not streamed into Pulumi's log either.
+            logging=remote.Logging.STDERR if secret_stdout else None,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on,
+                                        additional_secret_outputs=["stdout"] if secret_stdout else None),
+            **options)
+
+    def _prepare(self, host) -> remote.Command:
+        bundle = scripts_bundle()
+        upload = remote.Command(
+            f"{host.name}-scripts",
+            connection=self._connection(host),
+            # The scripts arrive on stdin; a new version of any of them uploads them again.
+            create=f"sudo install -d -m 755 {REMOTE_DIR} && base64 -d | sudo tar -xzf - -C {REMOTE_DIR}",
+            stdin=bundle,
+            triggers=[hashlib.sha256(bundle.encode()).hexdigest()],
+            opts=pulumi.ResourceOptions(parent=self))
+        return self._run(host, "prepare-node", [upload],
+                         stdin=_stdin(KUBERNETES_VERSION=self._kubeadm.kubernetes_version))
+
+    def _bootstrap_token(self, name: str) -> pulumi.Output[str]:
+        parts = [random.RandomPassword(f"{name}-token-{part}", length=length, upper=False, special=False,
+                                       opts=pulumi.ResourceOptions(parent=self))
+                 for part, length in (("id", 6), ("secret", 16))]
+        return pulumi.Output.secret(pulumi.Output.concat(parts[0].result, ".", parts[1].result))
+
+    def _join(self, host, role: str, token, ca_hash, depends_on: list, *, certificate_key=None) -> remote.Command:
+        params = {"CONTROL_PLANE_ENDPOINT": self._kubeadm.control_plane_endpoint, "TOKEN": token,
+                  "CA_CERT_HASH": ca_hash, "NODE_NAME": host.name, "ROLE": role,
+                  "KUBERNETES_VERSION": self._kubeadm.kubernetes_version, "NODE_IP": host.address}
+        if certificate_key is not None:
+            params["CERTIFICATE_KEY"] = certificate_key
+        joined = self._run(host, "join-node", depends_on, stdin=pulumi.Output.secret(_stdin(**params)))
+        # Removing a host from the inventory: drained and deleted from the cluster first (these
+        # are deleted in reverse order of creation), then reset. pulumi-command gives `delete`
+        # the same stdin as `create`, hence a command of their own for each.
+        reset = remote.Command(f"{host.name}-reset", connection=self._connection(host), create="true",
+                               delete=f"sudo bash {REMOTE_DIR}/reset-node.sh",
+                               opts=pulumi.ResourceOptions(parent=self, depends_on=[joined]))
+        remote.Command(f"{host.name}-drain", connection=self._connection(self._kubeadm.control_planes[0]),
+                       create="true", delete=f"sudo bash {REMOTE_DIR}/remove-node.sh",
+                       stdin=_stdin(NODE_NAME=host.name),
+                       opts=pulumi.ResourceOptions(parent=self, depends_on=[reset]))
+        return joined
+
+    # --- cluster add-ons --------------------------------------------------
+
+    def _cni(self, settings: Settings, opts: pulumi.ResourceOptions) -> kubernetes.helm.v4.Chart:
+        kubeadm = self._kubeadm
+        if kubeadm.cni == "cilium":
+            return chart(settings, "cilium", "kube-system",
+                         {"ipam": {"mode": "cluster-pool",
+                                   "operator": {"clusterPoolIPv4PodCIDRList": [kubeadm.pod_subnet]}}}, opts)
+        namespace = kubernetes.core.v1.Namespace("tigera-operator", metadata={"name": "tigera-operator"}, opts=opts)
+        return chart(settings, "calico", "tigera-operator",
+                     {"installation": {"calicoNetwork": {"ipPools": [
+                         {"cidr": kubeadm.pod_subnet, "encapsulation": "VXLANCrossSubnet"}]}}},
+                     pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])))
+
+    def _load_balancer(self, settings: Settings, opts: pulumi.ResourceOptions) -> None:
+        namespace = kubernetes.core.v1.Namespace("metallb-system", metadata={
+            "name": "metallb-system",
+            # MetalLB's speaker needs host networking and capabilities.
+            "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}, opts=opts)
+        after_namespace = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
+        release = chart(settings, "metallb", "metallb-system", {}, after_namespace)
+        after_release = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[release]))
+        pool = kubernetes.apiextensions.CustomResource(
+            "metallb-pool", api_version="metallb.io/v1beta1", kind="IPAddressPool",
+            metadata={"name": "binderhub", "namespace": "metallb-system"},
+            spec={"addresses": list(self._kubeadm.metallb_addresses)}, opts=after_release)
+        kubernetes.apiextensions.CustomResource(
+            "metallb-l2", api_version="metallb.io/v1beta1", kind="L2Advertisement",
+            metadata={"name": "binderhub", "namespace": "metallb-system"},
+            spec={"ipAddressPools": ["binderhub"]},
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pool])))
+
+    def _nfs(self, settings: Settings, opts: pulumi.ResourceOptions) -> None:
+        nfs = self._kubeadm.nfs
+        namespace = kubernetes.core.v1.Namespace("nfs-provisioner", metadata={"name": "nfs-provisioner"}, opts=opts)
+        release = chart(settings, "nfs-subdir-external-provisioner", "nfs-provisioner", {
+            "nfs": {"server": nfs.server, "path": nfs.path},
+            # The storage classes are this project's own (Retain), not the chart's.
+            "storageClass": {"create": False, "provisionerName": NFS_PROVISIONER},
+        }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])))
+        StorageClasses("storage", provisioner=NFS_PROVISIONER,
+                       # a released volume's folder is kept on the server, never removed
+                       parameters={"onDelete": "retain"}, wait_for_first_consumer=False,
+                       opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[release])))
+
+
+def _first_address(pool: str) -> str:
+    """The first address of a MetalLB range (a-b) or network, which the ingress asks for."""
+    start = pool.split("-", 1)[0].strip()
+    return str(next(ipaddress.ip_network(start).hosts())) if "/" in start else start
+
+
+def build(settings: Settings, secrets: StackSecrets) -> Cluster:
+    return KubeadmCluster("cluster", settings, secrets).cluster

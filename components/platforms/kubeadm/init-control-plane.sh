@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Initialise the first control plane with kubeadm, or upgrade it to a newer version.
+#
+# stdin:  KUBEADM_CONFIG_B64=<base64>     the kubeadm config file (InitConfiguration +
+#                                         ClusterConfiguration), base64 on one line
+#         KUBERNETES_VERSION=1.31.4       must equal the config's kubernetesVersion
+# stdout: nothing.
+#
+# Not initialised (no /etc/kubernetes/admin.conf): the config is written to
+# /etc/persistent-binderhub/kubeadm-init.yaml (mode 600) and `kubeadm init --config <it>
+# --upload-certs` runs. Initialised and this node's control plane is older than
+# KUBERNETES_VERSION: `kubeadm upgrade plan`, `kubeadm upgrade apply v<version> --yes`, then the
+# kubelet and kubectl packages and a kubelet restart (never a second init). Same version: nothing.
+# prepare-node.sh with the same version must have run first (kubeadm at that version).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+pbh_param KUBEADM_CONFIG_B64 '[A-Za-z0-9+/]+={0,2}'
+pbh_param KUBERNETES_VERSION "$PBH_RE_VERSION"
+pbh_read_params
+
+VERSION=$KUBERNETES_VERSION
+CONFIG=$(base64 -d <<<"$KUBEADM_CONFIG_B64" 2>/dev/null) || pbh_bad_param "KUBEADM_CONFIG_B64 is not valid base64"
+grep -Eq '^kind:[[:space:]]*InitConfiguration[[:space:]]*$' <<<"$CONFIG" \
+  || pbh_bad_param "the kubeadm config has no InitConfiguration"
+grep -Eq '^kind:[[:space:]]*ClusterConfiguration[[:space:]]*$' <<<"$CONFIG" \
+  || pbh_bad_param "the kubeadm config has no ClusterConfiguration"
+grep -Eq "^kubernetesVersion:[[:space:]]*[\"']?v${VERSION//./\\.}[\"']?[[:space:]]*$" <<<"$CONFIG" \
+  || pbh_bad_param "the kubeadm config's kubernetesVersion is not v$VERSION"
+pbh_start
+
+ADMIN_CONF=$(pbh_path /etc/kubernetes/admin.conf)
+CONFIG_FILE=$(pbh_path "$PBH_STATE_DIR/kubeadm-init.yaml")
+
+if [[ ! -f $ADMIN_CONF ]]; then
+  pbh_require_kubeadm "$VERSION"
+  mkdir -p "$(dirname "$CONFIG_FILE")"
+  chmod 700 "$(dirname "$CONFIG_FILE")"
+  printf '%s\n' "$CONFIG" | pbh_write "$CONFIG_FILE" 600
+  pbh_log "initialising the control plane, Kubernetes $VERSION (config: $PBH_STATE_DIR/kubeadm-init.yaml)"
+  pbh_run kubeadm init --config "$CONFIG_FILE" --upload-certs --skip-token-print --skip-certificate-key-print
+  [[ -f $ADMIN_CONF ]] || pbh_die 1 "kubeadm init finished without writing /etc/kubernetes/admin.conf"
+  pbh_log "control plane initialised"
+  exit 0
+fi
+
+# Initialised: compare this control plane's version with the one asked for.
+if [[ -f $CONFIG_FILE ]] && ! printf '%s\n' "$CONFIG" | cmp -s - "$CONFIG_FILE"; then
+  pbh_log "note: the kubeadm config differs from the one this cluster was initialised with; kubeadm" \
+    "does not reconfigure a running cluster, so only a version change is acted upon here"
+fi
+current=$(pbh_apiserver_version)
+[[ -n $current ]] || pbh_die 1 "admin.conf exists but no kube-apiserver static pod manifest: not a kubeadm control plane?"
+
+case $(pbh_version_cmp "$current" "$VERSION") in
+  1) pbh_die 3 "the control plane runs $current, newer than $VERSION: downgrades are not supported" ;;
+  -1)
+    if (($(pbh_minor "$VERSION") > $(pbh_minor "$current") + 1)); then
+      pbh_die 3 "$current -> $VERSION skips a minor version: upgrade one minor at a time"
+    fi
+    pbh_require_kubeadm "$VERSION"
+    pbh_log "upgrading the control plane $current -> $VERSION"
+    pbh_run kubeadm upgrade plan "v$VERSION" --kubeconfig "$ADMIN_CONF"
+    pbh_run kubeadm upgrade apply "v$VERSION" --yes --kubeconfig "$ADMIN_CONF"
+    current=$(pbh_apiserver_version)
+    [[ $current == "$VERSION" ]] || pbh_die 1 "after kubeadm upgrade apply the API server is at '${current:-?}', not $VERSION"
+    ;;
+esac
+
+# The kubelet and kubectl follow the control plane (also finishes an upgrade interrupted after
+# `kubeadm upgrade apply`).
+pbh_upgrade_kubelet "$VERSION"
+pbh_log "control plane at Kubernetes $VERSION"

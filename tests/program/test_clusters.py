@@ -1,0 +1,270 @@
+"""Clusters, registries and storage, under mocks, for each example stack."""
+
+from __future__ import annotations
+
+import json
+
+import kubernetes_validate
+import pytest
+
+from tests.program.conftest import EXAMPLE_STACKS, refusal
+from tools.offline import MASKED, OfflineRun
+
+# API groups whose objects are plain Kubernetes objects (custom resources are checked by their operators).
+BUILT_IN_GROUPS = {"core", "apps", "batch", "storage.k8s.io", "networking.k8s.io", "rbac.authorization.k8s.io",
+                   "policy", "scheduling.k8s.io"}
+VERSIONS = {"example-gke": "1.32", "example-magnum": "1.31", "example-kubeadm": "1.31", "local": "1.31"}
+
+
+def _unwrapped(value):
+    """A property tree with Pulumi's secret wrappers replaced by what they hold."""
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _unwrapped(value["value"])
+        return {key: _unwrapped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(item) for item in value]
+    return value
+
+
+def _one(run: OfflineRun, type_: str):
+    (resource,) = run.of_type(type_)
+    return resource
+
+
+def _by_name(run: OfflineRun, type_: str) -> dict:
+    return {r.name: r for r in run.of_type(type_)}
+
+
+@pytest.fixture(scope="module")
+def monitors():
+    """Each example stack run once; the monitor also holds the inputs as the provider gets them."""
+    from tools.offline import RecordingMonitor, run_program
+
+    recorded = {}
+    for stack in EXAMPLE_STACKS:
+        monitor = RecordingMonitor()
+        recorded[stack] = (run_program(stack, monitor=monitor), monitor)
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def runs(monitors):
+    return {stack: run for stack, (run, _) in monitors.items()}
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_user_data_outlives_its_claims(runs, stack):
+    classes = _by_name(runs[stack], "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert set(classes) == {"user-homes", "hub-db"}
+    for storage_class in classes.values():
+        assert storage_class.inputs["reclaimPolicy"] == "Retain"
+        assert storage_class.inputs["allowVolumeExpansion"] is True
+    provisioner = classes["user-homes"].inputs["provisioner"]
+    assert provisioner == {"example-gke": "pd.csi.storage.gke.io", "example-magnum": "cinder.csi.openstack.org",
+                           "example-kubeadm": "cluster.local/nfs-subdir-external-provisioner",
+                           "local": "rancher.io/local-path"}[stack]
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_every_plain_kubernetes_object_is_valid_for_the_stacks_version(monitors, stack):
+    run, monitor = monitors[stack]
+    checked = 0
+    for resource in run.resources:
+        group_version = resource.type.split(":")[1] if resource.type.startswith("kubernetes:") else ""
+        if group_version.split("/")[0] not in BUILT_IN_GROUPS:
+            continue
+        # The object as the provider gets it (secrets included: a render masks whole properties).
+        state = _unwrapped(monitor.resources[resource.urn].state)
+        manifest = {key: value for key, value in state.items() if key != "name"}
+        kubernetes_validate.validate(manifest, VERSIONS[stack], strict=True)
+        checked += 1
+    assert checked >= 3  # the storage classes and the hub namespace at least
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_the_kubeconfig_is_a_secret(runs, stack):
+    run = runs[stack]
+    assert run.outputs["kubeconfig"] == MASKED
+    for provider in run.of_type("pulumi:providers:kubernetes"):
+        assert provider.inputs.get("kubeconfig", MASKED) == MASKED or stack == "local"
+
+
+def test_gke_cluster(runs):
+    run = runs["example-gke"]
+    cluster = _one(run, "gcp:container/cluster:Cluster").inputs
+    assert cluster["removeDefaultNodePool"] is True
+    assert cluster["workloadIdentityConfig"] == {"workloadPool": "example-binder-123.svc.id.goog"}
+    assert cluster["releaseChannel"] == {"channel": "REGULAR"}
+    assert cluster["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert cluster["location"] == "europe-west1-b"
+    subnet = _one(run, "gcp:compute/subnetwork:Subnetwork").inputs
+    assert {r["rangeName"] for r in subnet["secondaryIpRanges"]} == {"pods", "services"}
+    assert run.of_type("gcp:compute/routerNat:RouterNat")  # private nodes still reach the internet
+
+    pools = _by_name(run, "gcp:container/nodePool:NodePool")
+    user = pools["cluster-user"].inputs
+    assert user["nodeConfig"]["labels"] == {"hub.jupyter.org/node-purpose": "user"}
+    assert user["nodeConfig"]["taints"] == [{"key": "hub.jupyter.org/dedicated", "value": "user",
+                                             "effect": "NO_SCHEDULE"}]
+    assert user["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 10}
+    assert user["nodeConfig"]["machineType"] == "n2-highmem-4"
+    assert user["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    assert pools["cluster-build"].inputs["nodeConfig"]["spot"] is True
+    assert pools["cluster-core"].inputs["nodeConfig"].get("taints", []) == []
+    assert pools["cluster-user"].options["ignoreChanges"] == ["initialNodeCount"]
+
+
+def test_gke_registry_and_address_are_protected_and_the_push_key_is_secret(runs):
+    run = runs["example-gke"]
+    repository = _one(run, "gcp:artifactregistry/repository:Repository")
+    assert repository.options["protect"] is True
+    assert repository.inputs["format"] == "DOCKER"
+    (policy,) = repository.inputs["cleanupPolicies"]
+    assert policy["condition"] == {"tagState": "UNTAGGED", "olderThan": f"{14 * 86400}s"}
+    assert _one(run, "gcp:compute/address:Address").options["protect"] is True
+    assert "privateKey" in _one(run, "gcp:serviceaccount/key:Key").options["additionalSecretOutputs"]
+    roles = {r.inputs["role"] for r in run.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")}
+    assert roles == {"roles/artifactregistry.writer", "roles/artifactregistry.reader"}
+    assert run.outputs["imagePrefix"] == "europe-west1-docker.pkg.dev/example-binder-123/binder/binder-"
+    assert run.outputs["ingressAddress"] == "203.0.113.20"
+
+
+def test_magnum_cluster_and_serial_node_groups(runs):
+    run = runs["example-magnum"]
+    template = _one(run, "openstack:containerinfra/clusterTemplate:ClusterTemplate").inputs
+    assert template["labels"]["kube_tag"] == "v1.31.4"
+    assert template["labels"]["cinder_csi_enabled"] == "true"
+    assert template["labels"]["auto_healing_enabled"] == "true"  # from the stack's own labels
+    cluster = _one(run, "openstack:containerinfra/cluster:Cluster")
+    assert "kubeconfig" in cluster.options["additionalSecretOutputs"]
+    assert cluster.inputs["masterCount"] == 3
+    groups = _by_name(run, "openstack:containerinfra/nodeGroup:NodeGroup")
+    assert groups["cluster-core"].inputs["minNodeCount"] >= 1
+    assert groups["cluster-user"].inputs["minNodeCount"] >= 1
+    assert groups["cluster-core"].urn in groups["cluster-user"].options["dependsOn"]  # one after another
+    assert _one(run, "openstack:networking/floatingIp:FloatingIp").options["protect"] is True
+
+
+def test_harbor_registry(runs):
+    run = runs["example-magnum"]
+    (harbor,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "harbor"]
+    assert harbor.inputs["version"] == "1.19.1"
+    assert harbor.inputs["values"]["harborAdminPassword"] == MASKED
+    assert harbor.inputs["values"]["persistence"]["persistentVolumeClaim"]["registry"]["storageClass"] == "hub-db"
+    job = _one(run, "kubernetes:batch/v1:Job").inputs
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "RETENTION_DAYS", "value": "30"} in container["env"]
+    assert _by_name(run, "kubernetes:core/v1:Secret")["harbor-setup-credentials"].inputs["stringData"] == MASKED
+    assert run.outputs["imagePrefix"] == "registry.binder.cloud.example.org/binder/binder-"
+
+
+@pytest.mark.parametrize("stack", ["example-magnum", "example-kubeadm"])
+def test_private_registries_get_a_pull_secret(runs, stack):
+    secret = _by_name(runs[stack], "kubernetes:core/v1:Secret")["registry-pull"].inputs
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert secret["metadata"] == {"name": "binder-registry-pull", "namespace": "binderhub"}
+    assert secret["stringData"] == MASKED
+
+
+def test_no_pull_secret_where_nodes_pull_on_their_own(runs):
+    for stack in ("example-gke", "local"):
+        assert "registry-pull" not in _by_name(runs[stack], "kubernetes:core/v1:Secret")
+
+
+BAD_CLUSTER_SETTINGS = {
+    "a Magnum node group of 0 nodes": (
+        "example-magnum", lambda c: c["persistent-binderhub:magnum"]["nodeGroups"]["user"].update(minNodes=0),
+        "persistent-binderhub:magnum.nodeGroups.user.minNodes: Input should be greater than or equal to 1"),
+    "an unknown machine type format": (
+        "example-gke", lambda c: c["persistent-binderhub:gke"]["nodePools"]["core"].update(machineType="large"),
+        "persistent-binderhub:gke.nodePools.core.machineType: 'large' is not valid: expected a GCE machine type"),
+    "a kubeadm inventory without a control plane": (
+        "example-kubeadm", lambda c: c["persistent-binderhub:kubeadm"].update(controlPlanes=[]),
+        "persistent-binderhub:kubeadm.controlPlanes: lists 0 hosts: expected 1 or 3"),
+    "two hosts with the same address": (
+        "example-kubeadm",
+        lambda c: c["persistent-binderhub:kubeadm"]["workers"][1].update(address="192.0.2.21"),
+        "persistent-binderhub:kubeadm.workers: host addresses must be unique: 192.0.2.21 appear more than once"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CLUSTER_SETTINGS))
+def test_bad_cluster_settings_are_refused(project, case):
+    stack, breaks, expected = BAD_CLUSTER_SETTINGS[case]
+    config = project.config(stack)
+    breaks(config)
+    project.write_config(stack, config)
+    assert expected in refusal(stack, project.root)
+
+
+def test_a_missing_ssh_key_is_refused(project):
+    from components.secrets import decrypt_secrets
+    from components.sops import public_test_key_recipient
+
+    values = decrypt_secrets("example-kubeadm", project.root)
+    del values["ssh_private_key"]
+    project.encrypt_secrets("example-kubeadm", values, [public_test_key_recipient()])
+    message = refusal("example-kubeadm", project.root)
+    assert "'ssh_private_key' is missing: the SSH private key that reaches every kubeadm host" in message
+    assert json.dumps(values) not in message
+
+
+def test_kubeadm_steps_run_in_order_with_secret_parameters(runs):
+    run = runs["example-kubeadm"]
+    commands = _by_name(run, "command:remote:Command")
+    hosts = ("cp-1", "core-1", "user-1", "user-2")
+    for host in hosts:
+        prepare = commands[f"{host}-prepare-node"]
+        assert prepare.inputs["create"] == "sudo bash /opt/persistent-binderhub/prepare-node.sh"
+        assert prepare.inputs["stdin"] == "KUBERNETES_VERSION=1.31.4\n"
+        assert commands[f"{host}-scripts"].urn in prepare.options["dependsOn"]
+    init, token = commands["cp-1-init-control-plane"], commands["cp-1-join-token"]
+    assert commands["cp-1-prepare-node"].urn in init.options["dependsOn"]
+    assert init.urn in token.options["dependsOn"]
+    for secret_input in (init, token, *(commands[f"{h}-join-node"] for h in hosts[1:])):
+        assert secret_input.inputs["stdin"] == MASKED
+    for worker in hosts[1:]:
+        join = commands[f"{worker}-join-node"]
+        assert token.urn in join.options["dependsOn"]
+        # Removal: drained on the control plane first, then reset on the host itself.
+        reset, drain = commands[f"{worker}-reset"], commands[f"{worker}-drain"]
+        assert join.urn in reset.options["dependsOn"]
+        assert reset.urn in drain.options["dependsOn"]
+        assert reset.inputs["delete"].endswith("reset-node.sh")
+        assert drain.inputs["delete"].endswith("remove-node.sh")
+        assert drain.inputs["stdin"] == f"NODE_NAME={worker}\n"
+    admin = commands["cp-1-admin-kubeconfig"]
+    assert "stdout" in admin.options["additionalSecretOutputs"]
+    assert admin.inputs["logging"] == "stderr"
+    assert all(c.inputs["connection"] == MASKED for c in commands.values())  # it holds the SSH key
+
+
+def test_kubeadm_add_ons(runs):
+    run = runs["example-kubeadm"]
+    charts = _by_name(run, "kubernetes:helm.sh/v4:Chart")
+    assert set(charts) == {"cilium", "metallb", "nfs-subdir-external-provisioner"}
+    assert charts["nfs-subdir-external-provisioner"].inputs["values"]["nfs"] == {
+        "server": "192.0.2.5", "path": "/srv/binder-homes"}
+    assert charts["nfs-subdir-external-provisioner"].inputs["values"]["storageClass"]["create"] is False
+    pool = _one(run, "kubernetes:metallb.io/v1beta1:IPAddressPool").inputs
+    assert pool["spec"] == {"addresses": ["192.0.2.100-192.0.2.110"]}
+    assert charts["cilium"].urn in charts["metallb"].options["dependsOn"]
+    assert run.outputs["ingressAddress"] == "192.0.2.100"
+
+
+def test_the_scripts_bundle_is_exactly_the_scripts_and_always_the_same():
+    import base64
+    import io
+    import tarfile
+
+    from components.platforms.kubeadm import SCRIPTS, scripts_bundle
+
+    bundle = scripts_bundle()
+    assert bundle == scripts_bundle()
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(bundle))) as archive:
+        files = {member.name: archive.extractfile(member).read() for member in archive.getmembers()}
+    assert files == {path.name: path.read_bytes() for path in SCRIPTS.glob("*.sh")}
+    assert "lib.sh" in files
