@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install, with apt, the system packages the tests and lint need, if any is missing:
-# Chromium (the hub's browser tests), node and npm (configurable-http-proxy), shellcheck,
+# Chromium (the hub's browser tests), node and npm (configurable-http-proxy), shellcheck, curl
+# (the Harbor setup script), an SSH server and client (the kubeadm scripts' tests),
 # libpq-dev (to build psycopg2 for the hub-image virtualenv), Python's venv module, and
 # openssh-server and openssh-client (the kubeadm host scripts are tested over SSH against an
 # sshd the tests start on 127.0.0.1; the system's own sshd is never started or changed).
@@ -10,6 +11,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pg_config >/dev/null 2>&1 || missing+=(libpq-dev)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
