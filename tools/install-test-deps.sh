@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install, with apt, the system packages the tests and lint need, if any is missing:
 # Chromium (the hub's browser tests), node and npm (configurable-http-proxy), shellcheck, curl
-# (the Harbor setup script), an SSH server and client (the kubeadm scripts' tests),
-# libpq-dev (to build psycopg2 for the hub-image virtualenv), Python's venv module, and
-# openssh-server and openssh-client (the kubeadm host scripts are tested over SSH against an
-# sshd the tests start on 127.0.0.1; the system's own sshd is never started or changed).
+# (the Harbor setup script), libpq-dev (to build psycopg2 for the hub-image virtualenv),
+# Python's venv module, and openssh-server and openssh-client (the kubeadm host scripts are
+# tested over SSH against an sshd the tests start on 127.0.0.1; the system's own sshd is never
+# started or changed).
 set -euo pipefail
 
 missing=()
