@@ -42,7 +42,8 @@ fi
 project_id=$(call GET "/projects/$PROJECT" | field project_id)
 
 robot_name="robot\$$PROJECT+$ROBOT"
-robot_id=$(call GET "/robots?q=name%3D$(printf '%s' "$robot_name" | sed 's/\$/%24/; s/+/%2B/')" | field id)
+# Harbor keeps a project robot's name without the robot$ prefix.
+robot_id=$(call GET "/robots?q=name%3D$PROJECT%2B$ROBOT" | field id)
 if [ -z "$robot_id" ]; then
   echo "Creating robot account $robot_name"
   permissions="[{\"kind\": \"project\", \"namespace\": \"$PROJECT\", \"access\": [

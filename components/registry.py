@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
+import pulumi_tls as tls
 
 from components.charts import chart
 from components.cluster import HUB_DB_CLASS, HUB_NAMESPACE, RegistryAccess
@@ -73,7 +74,9 @@ class Harbor(pulumi.ComponentResource):
         robot_secret = random.RandomPassword(f"{name}-robot-secret", length=32, special=False, min_upper=1,
                                              min_lower=1, min_numeric=1, opts=child)
         after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        release = chart(settings, "harbor", HARBOR_NAMESPACE, _harbor_values(settings, secrets), after_namespace)
+        internal = self._internal_secrets(name, after_namespace)
+        release = chart(settings, "harbor", HARBOR_NAMESPACE, _harbor_values(settings, secrets, internal),
+                        after_namespace)
         credentials = kubernetes.core.v1.Secret(
             f"{name}-setup-credentials",
             metadata={"name": "harbor-setup", "namespace": HARBOR_NAMESPACE},
@@ -90,12 +93,50 @@ class Harbor(pulumi.ComponentResource):
         )
         self.register_outputs({})
 
+    def _internal_secrets(self, name: str, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+        """Harbor's own keys and passwords. Left unset, the chart makes new ones on every render
+        (or, for the token-signing key, uses the one it ships): generated here, kept in state."""
+        child = pulumi.ResourceOptions(parent=self)
+        generated = {key: random.RandomPassword(f"{name}-{key}", length=length, special=False, opts=child)
+                     for key, length in _HARBOR_GENERATED.items()}
+        values = {key: pulumi.Output.secret(password.result) for key, password in generated.items()}
+        registry = generated["registry-password"]
+        kubernetes.core.v1.Secret(
+            f"{name}-registry-credentials", metadata={"name": "harbor-registry-credentials",
+                                                      "namespace": HARBOR_NAMESPACE},
+            string_data={"REGISTRY_PASSWD": registry.result,
+                         "REGISTRY_HTPASSWD": pulumi.Output.concat(f"{_HARBOR_REGISTRY_USER}:", registry.bcrypt_hash)},
+            opts=opts)
+        key = tls.PrivateKey(f"{name}-token-key", algorithm="RSA", rsa_bits=4096, opts=child)
+        certificate = tls.SelfSignedCert(
+            f"{name}-token-certificate", private_key_pem=key.private_key_pem,
+            subject={"common_name": "harbor-token-service"}, validity_period_hours=10 * 365 * 24,
+            allowed_uses=["digital_signature", "key_encipherment"], opts=child)
+        kubernetes.core.v1.Secret(
+            f"{name}-token", metadata={"name": "harbor-token", "namespace": HARBOR_NAMESPACE},
+            type="kubernetes.io/tls",
+            string_data={"tls.crt": certificate.cert_pem, "tls.key": key.private_key_pem}, opts=opts)
+        return values
 
-def _harbor_values(settings: Settings, secrets: StackSecrets) -> dict:
+
+# Harbor's internal secrets and their lengths (16 where Harbor insists on exactly 16).
+_HARBOR_GENERATED = {"core-secret": 16, "xsrf-key": 32, "jobservice-secret": 16, "registry-secret": 16,
+                     "secret-key": 16, "database-password": 32, "registry-password": 32}
+_HARBOR_REGISTRY_USER = "harbor_registry_user"
+
+
+def _harbor_values(settings: Settings, secrets: StackSecrets, internal: dict[str, pulumi.Output[str]]) -> dict:
     harbor = settings.registry.harbor
     return {
         "externalURL": f"https://{harbor.hostname}",
         "harborAdminPassword": secrets["harbor_admin_password"],
+        "secretKey": internal["secret-key"],
+        "core": {"secret": internal["core-secret"], "xsrfKey": internal["xsrf-key"], "secretName": "harbor-token"},
+        "jobservice": {"secret": internal["jobservice-secret"]},
+        "registry": {"secret": internal["registry-secret"],
+                     "credentials": {"username": _HARBOR_REGISTRY_USER,
+                                     "existingSecret": "harbor-registry-credentials"}},
+        "database": {"internal": {"password": internal["database-password"]}},
         "expose": {
             "type": "ingress",
             "tls": {"enabled": True, "certSource": "secret", "secret": {"secretName": "harbor-tls"}},

@@ -229,7 +229,8 @@ class Magnum(Model):
     auth_url: HttpsUrl = Field(description="the Keystone URL, such as https://keystone.example.org:5000/v3")
     region: NonEmpty = Field(description="the OpenStack region")
     application_credential_id: NonEmpty = Field(description="the application credential id (its secret is in SOPS)")
-    image: NonEmpty = Field(description="the Glance image of the nodes, such as fedora-coreos-40")
+    image: NonEmpty = Field(description="the Glance image of the nodes (Cluster API driver), such as "
+                                        "ubuntu-jammy-kube-v1.31.4")
     external_network: NonEmpty = Field(description="the external network for floating IPs")
     keypair_public_key: NonEmpty = Field(description="the SSH public key installed on the nodes")
     kubernetes_version: KubernetesVersion = Field(description="the Kubernetes version, such as '1.31.4'")
@@ -296,6 +297,9 @@ class Existing(Model):
     # rancher.io/local-path on kind and k3d, k8s.io/minikube-hostpath on minikube.
     storage_provisioner: NonEmpty = "rancher.io/local-path"
     storage_parameters: dict[str, str] = {}
+    # Or a storage class the cluster has already, used as it is: its reclaimPolicy is then
+    # the operator's to check (Retain keeps user data when a claim goes).
+    storage_class: NonEmpty | None = None
 
 
 PLATFORM_BLOCKS = {"gke": "gke", "magnum": "magnum", "kubeadm": "kubeadm", "existing": "existing"}

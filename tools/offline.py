@@ -68,7 +68,8 @@ def _fake_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
     alphabet = "0123456789abcdef"
     digest = hashlib.sha256(f"offline:{args.name}".encode()).hexdigest()
     length = int(args.inputs.get("length", 32))
-    return {"result": "".join(alphabet[int(c, 16)] for c in (digest * 4)[:length])}
+    return {"result": "".join(alphabet[int(c, 16)] for c in (digest * 4)[:length]),
+            "bcryptHash": f"$2a$10${digest[:53]}"}
 
 
 def _fake_service_account(args: mocks.MockResourceArgs) -> dict[str, Any]:
@@ -87,6 +88,10 @@ FAKE_OUTPUTS: dict[str, Callable[[mocks.MockResourceArgs], dict[str, Any]]] = {
     "gcp:serviceaccount/key:Key": lambda args: {
         "privateKey": base64.b64encode(b'{"type": "service_account", "private_key": "offline"}').decode()},
     "gcp:compute/address:Address": lambda args: {"address": "203.0.113.20"},
+    "tls:index/privateKey:PrivateKey": lambda args: {
+        "privateKeyPem": "-----BEGIN RSA PRIVATE KEY-----\noffline\n-----END RSA PRIVATE KEY-----\n"},
+    "tls:index/selfSignedCert:SelfSignedCert": lambda args: {
+        "certPem": "-----BEGIN CERTIFICATE-----\noffline\n-----END CERTIFICATE-----\n"},
     "openstack:networking/floatingIp:FloatingIp": lambda args: {"address": "198.51.100.20"},
     "command:remote:Command": lambda args: {"stdout": (
         "sha256:" + hashlib.sha256(b"offline ca").hexdigest() if args.name.endswith("join-token")

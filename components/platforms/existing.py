@@ -7,7 +7,7 @@ import os
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.cluster import Cluster, Placement
+from components.cluster import HUB_DB_CLASS, USER_HOMES_CLASS, Cluster, Placement
 from components.registry import build_registry
 from components.secrets import StackSecrets
 from components.settings import Settings
@@ -25,8 +25,9 @@ class ExistingCluster(pulumi.ComponentResource):
             f"{name}-kubernetes", kubeconfig=path, context=existing.context,
             opts=pulumi.ResourceOptions(parent=self))
         workloads = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        StorageClasses("storage", provisioner=existing.storage_provisioner,
-                       parameters=existing.storage_parameters, wait_for_first_consumer=True, opts=workloads)
+        if existing.storage_class is None:
+            StorageClasses("storage", provisioner=existing.storage_provisioner,
+                           parameters=existing.storage_parameters, wait_for_first_consumer=True, opts=workloads)
         anywhere = Placement()
         self.cluster = Cluster(
             provider=self.provider,
@@ -34,6 +35,8 @@ class ExistingCluster(pulumi.ComponentResource):
             kubernetes_version=existing.kubernetes_version,
             registry=build_registry(settings, secrets, workloads),
             core=anywhere, user=anywhere, build=anywhere,
+            storage_classes=((existing.storage_class, existing.storage_class) if existing.storage_class
+                             else (USER_HOMES_CLASS, HUB_DB_CLASS)),
         )
         self.register_outputs({})
 

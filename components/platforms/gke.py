@@ -112,7 +112,10 @@ class GkeCluster(pulumi.ComponentResource):
             cluster=cluster.name,
             location=cluster.location,
             initial_node_count=max(pool.min_nodes, 1) if purpose == "core" else pool.min_nodes,
-            autoscaling={"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes},
+            # A regional pool's bounds would count per zone: the totals keep them as set.
+            autoscaling=({"total_min_node_count": pool.min_nodes, "total_max_node_count": pool.max_nodes}
+                         if self._gke.regional else
+                         {"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes}),
             management={"auto_repair": True, "auto_upgrade": True},
             node_config={
                 "machine_type": pool.machine_type,

@@ -37,9 +37,11 @@ class MagnumCluster(pulumi.ComponentResource):
             network_driver=magnum.network_driver,
             external_network_id=magnum.external_network,
             floating_ip_enabled=False,
-            master_lb_enabled=magnum.master_count > 1,
+            # The API server is reached (by Pulumi, by operators) through its load balancer's
+            # floating IP; the nodes themselves stay private.
+            master_lb_enabled=True,
             labels={"kube_tag": f"v{magnum.kubernetes_version}", "cinder_csi_enabled": "true",
-                    "auto_scaling_enabled": "true", **magnum.labels},
+                    "auto_scaling_enabled": "true", "master_lb_floating_ip_enabled": "true", **magnum.labels},
             opts=opts)
         cluster = openstack.containerinfra.Cluster(
             name,

@@ -268,3 +268,41 @@ def test_the_scripts_bundle_is_exactly_the_scripts_and_always_the_same():
         files = {member.name: archive.extractfile(member).read() for member in archive.getmembers()}
     assert files == {path.name: path.read_bytes() for path in SCRIPTS.glob("*.sh")}
     assert "lib.sh" in files
+
+
+def test_harbors_own_keys_are_generated_once_and_kept_secret(runs):
+    run = runs["example-magnum"]
+    (harbor,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "harbor"]
+    values = harbor.inputs["values"]
+    # Left unset, the chart would make these afresh on every render (or ship a known key).
+    assert values["secretKey"] == values["core"]["secret"] == values["core"]["xsrfKey"] == MASKED
+    assert values["jobservice"]["secret"] == values["registry"]["secret"] == MASKED
+    assert values["database"]["internal"]["password"] == MASKED
+    assert values["core"]["secretName"] == "harbor-token"
+    assert values["registry"]["credentials"]["existingSecret"] == "harbor-registry-credentials"
+    secrets = _by_name(run, "kubernetes:core/v1:Secret")
+    assert secrets["harbor-token"].inputs["type"] == "kubernetes.io/tls"
+    assert secrets["harbor-registry-credentials"].inputs["stringData"] == MASKED
+    assert run.of_type("tls:index/selfSignedCert:SelfSignedCert")
+
+
+def test_an_existing_cluster_can_use_a_storage_class_it_has(project):
+    from tools.offline import run_program
+
+    config = project.config("local")
+    config["persistent-binderhub:existing"]["storageClass"] = "standard"
+    project.write_config("local", config)
+    run = run_program("local", project.root)
+    assert run.of_type("kubernetes:storage.k8s.io/v1:StorageClass") == []
+
+
+def test_regional_gke_pools_bound_the_whole_pool(project):
+    from tools.offline import run_program
+
+    config = project.config("example-gke")
+    gke = config["persistent-binderhub:gke"]
+    gke["regional"] = True
+    del gke["zone"]
+    project.write_config("example-gke", config)
+    pools = _by_name(run_program("example-gke", project.root), "gcp:container/nodePool:NodePool")
+    assert pools["cluster-user"].inputs["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 10}

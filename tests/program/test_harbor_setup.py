@@ -37,7 +37,8 @@ class FakeHarbor:
         if method == "POST" and path == "/api/v2.0/projects":
             self.projects[body["project_name"]] = 7
             return 201, {}
-        if method == "GET" and path.startswith("/api/v2.0/robots?q=name%3Drobot%24binder%2Bbinderhub"):
+        # Harbor stores a project robot's name without the robot$ prefix, and queries it so.
+        if method == "GET" and path == "/api/v2.0/robots?q=name%3Dbinder%2Bbinderhub":
             return 200, [{"id": self.robot_id, "name": "robot$binder+binderhub"}] if self.robot_id else []
         if method == "POST" and path == "/api/v2.0/robots":
             self.robot_id = 42

@@ -87,9 +87,11 @@ class KubeadmCluster(pulumi.ComponentResource):
             KUBEADM_CONFIG_B64=config.apply(lambda text: base64.b64encode(text.encode()).decode()),
             KUBERNETES_VERSION=version)))
         token = self._bootstrap_token(name)
-        # Runs again whenever the set of nodes changes, so a new node finds a fresh token.
+        # Runs again whenever a node is added or changed, so its join finds a fresh token (the
+        # token lives 2 h: to retry a failed join later, `pulumi up --replace` this command).
         join_token = self._run(first, "join-token", [init], stdin=pulumi.Output.secret(_stdin(
-            TOKEN=token, CERTIFICATE_KEY=certificate_key)), triggers=sorted(host.name for host in hosts))
+            TOKEN=token, CERTIFICATE_KEY=certificate_key)),
+            triggers=sorted(f"{host.name}={host.address}/{getattr(host, 'role', 'control-plane')}" for host in hosts))
         ca_hash = join_token.stdout
 
         joined_control_planes = [
@@ -183,7 +185,10 @@ class KubeadmCluster(pulumi.ComponentResource):
         if kubeadm.cni == "cilium":
             return chart(settings, "cilium", "kube-system",
                          {"ipam": {"mode": "cluster-pool",
-                                   "operator": {"clusterPoolIPv4PodCIDRList": [kubeadm.pod_subnet]}}}, opts)
+                                   "operator": {"clusterPoolIPv4PodCIDRList": [kubeadm.pod_subnet]}},
+                          # Hubble's certificates would be generated afresh on every render (no
+                          # `lookup` under helm.v4.Chart), restarting Cilium on every update.
+                          "hubble": {"enabled": False, "tls": {"enabled": False}}}, opts)
         namespace = kubernetes.core.v1.Namespace("tigera-operator", metadata={"name": "tigera-operator"}, opts=opts)
         return chart(settings, "calico", "tigera-operator",
                      {"installation": {"calicoNetwork": {"ipPools": [
