@@ -53,20 +53,14 @@ fi
 current=$(pbh_apiserver_version)
 [[ -n $current ]] || pbh_die 1 "admin.conf exists but no kube-apiserver static pod manifest: not a kubeadm control plane?"
 
-case $(pbh_version_cmp "$current" "$VERSION") in
-  1) pbh_die 3 "the control plane runs $current, newer than $VERSION: downgrades are not supported" ;;
-  -1)
-    if (($(pbh_minor "$VERSION") > $(pbh_minor "$current") + 1)); then
-      pbh_die 3 "$current -> $VERSION skips a minor version: upgrade one minor at a time"
-    fi
-    pbh_require_kubeadm "$VERSION"
-    pbh_log "upgrading the control plane $current -> $VERSION"
-    pbh_run kubeadm upgrade plan "v$VERSION" --kubeconfig "$ADMIN_CONF"
-    pbh_run kubeadm upgrade apply "v$VERSION" --yes --kubeconfig "$ADMIN_CONF"
-    current=$(pbh_apiserver_version)
-    [[ $current == "$VERSION" ]] || pbh_die 1 "after kubeadm upgrade apply the API server is at '${current:-?}', not $VERSION"
-    ;;
-esac
+if pbh_upgrade_needed "the control plane" "$current" "$VERSION"; then
+  pbh_require_kubeadm "$VERSION"
+  pbh_log "upgrading the control plane $current -> $VERSION"
+  pbh_run kubeadm upgrade plan "v$VERSION" --kubeconfig "$ADMIN_CONF"
+  pbh_run kubeadm upgrade apply "v$VERSION" --yes --kubeconfig "$ADMIN_CONF"
+  current=$(pbh_apiserver_version)
+  [[ $current == "$VERSION" ]] || pbh_die 1 "after kubeadm upgrade apply the API server is at '${current:-?}', not $VERSION"
+fi
 
 # The kubelet and kubectl follow the control plane (also finishes an upgrade interrupted after
 # `kubeadm upgrade apply`).

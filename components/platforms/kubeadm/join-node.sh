@@ -60,15 +60,13 @@ if [[ -f $KUBELET_CONF ]]; then
     current=$(pbh_upstream "$PKG_VERSION")
     [[ -n $current ]] || pbh_die 1 "joined, but the kubelet package is not installed"
   fi
-  case $(pbh_version_cmp "$current" "$VERSION") in
-    1) pbh_die 3 "this node runs $current, newer than $VERSION: downgrades are not supported" ;;
-    -1)
-      pbh_require_kubeadm "$VERSION"
-      pbh_log "upgrading node $NODE_NAME ($ROLE) $current -> $VERSION"
-      pbh_run kubeadm upgrade node
-      ;;
-    0) pbh_log "node $NODE_NAME is joined (kubelet.conf exists)" ;;
-  esac
+  if pbh_upgrade_needed "this node" "$current" "$VERSION"; then
+    pbh_require_kubeadm "$VERSION"
+    pbh_log "upgrading node $NODE_NAME ($ROLE) $current -> $VERSION"
+    pbh_run kubeadm upgrade node
+  else
+    pbh_log "node $NODE_NAME is joined (kubelet.conf exists)"
+  fi
   pbh_upgrade_kubelet "$VERSION"
   exit 0
 fi

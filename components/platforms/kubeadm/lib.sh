@@ -287,6 +287,19 @@ pbh_apiserver_version() {
     "$manifest" | head -n 1
 }
 
+# pbh_upgrade_needed WHAT HAVE WANT: succeeds when WANT is an upgrade of HAVE, fails when they
+# are the same; a downgrade or a skipped minor version ends the script (exit 3).
+pbh_upgrade_needed() {
+  local what=$1 have=$2 want=$3
+  case $(pbh_version_cmp "$have" "$want") in
+    0) return 1 ;;
+    1) pbh_die 3 "$what runs $have, newer than $want: downgrades are not supported" ;;
+  esac
+  if (($(pbh_minor "$want") > $(pbh_minor "$have") + 1)); then
+    pbh_die 3 "$what: $have -> $want skips a minor version: upgrade one minor at a time"
+  fi
+}
+
 # Bring the kubelet and kubectl packages to VERSION (after `kubeadm upgrade apply|node`), with
 # the same package revision as the installed kubeadm, then restart the kubelet. Nothing when they
 # are at VERSION already.

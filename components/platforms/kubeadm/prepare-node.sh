@@ -40,16 +40,10 @@ install=()
 pbh_pkg kubeadm
 if ((PKG_INSTALLED)); then
   have=$(pbh_upstream "$PKG_VERSION")
-  case $(pbh_version_cmp "$have" "$VERSION") in
-    1) pbh_die 3 "kubeadm $PKG_VERSION is newer than $VERSION: downgrades are not supported" ;;
-    -1)
-      if (($(pbh_minor "$VERSION") > $(pbh_minor "$have") + 1)); then
-        pbh_die 3 "kubeadm $have -> $VERSION skips a minor version: upgrade one minor at a time"
-      fi
-      pbh_log "kubeadm $have -> $VERSION (kubelet and kubectl follow after kubeadm upgrade)"
-      install+=("kubeadm=$PKG_PIN")
-      ;;
-  esac
+  if pbh_upgrade_needed kubeadm "$have" "$VERSION"; then
+    pbh_log "kubeadm $have -> $VERSION (kubelet and kubectl follow after kubeadm upgrade)"
+    install+=("kubeadm=$PKG_PIN")
+  fi
 else
   install+=("kubeadm=$PKG_PIN")
 fi
