@@ -27,8 +27,9 @@ class Placement:
 
     @classmethod
     def dedicated(cls, label: str, purpose: str) -> Placement:
-        """Nodes labelled `label=purpose` and tainted `hub.jupyter.org/dedicated=purpose:NoSchedule`."""
-        return cls({label: purpose}, ({"key": DEDICATED, "operator": "Equal", "value": purpose,
+        """Nodes labelled `label=purpose` and tainted `hub.jupyter.org/dedicated=user:NoSchedule`:
+        the taint z2jh's user pods and BinderHub's build pods tolerate, on user and build nodes."""
+        return cls({label: purpose}, ({"key": DEDICATED, "operator": "Equal", "value": "user",
                                        "effect": "NoSchedule"},))
 
 

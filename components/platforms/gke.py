@@ -103,9 +103,9 @@ class GkeCluster(pulumi.ComponentResource):
 
     def _node_pool(self, name: str, cluster, purpose: str, pool: NodePool, account) -> gcp.container.NodePool:
         labels = {NODE_PURPOSE: purpose}
-        # Only user servers (and builds, on a pool of their own) may run on their nodes.
+        # Only user servers and builds run on user and build nodes: both tolerate this taint.
         taints = ([] if purpose == "core" else
-                  [{"key": "hub.jupyter.org/dedicated", "value": purpose, "effect": "NO_SCHEDULE"}])
+                  [{"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NO_SCHEDULE"}])
         return gcp.container.NodePool(
             f"{name}-{purpose}",
             name=purpose,

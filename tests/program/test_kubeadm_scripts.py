@@ -421,7 +421,8 @@ def test_join_token_needs_an_initialised_control_plane(cp):
 
 @pytest.mark.parametrize(("role", "taints"), [
     ("user", [{"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NoSchedule"}]),
-    ("build", [{"key": "hub.jupyter.org/dedicated", "value": "build", "effect": "NoSchedule"}]),
+    # BinderHub's build pods tolerate the user taint, not another one
+    ("build", [{"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NoSchedule"}]),
     ("core", []),
 ])
 def test_join_worker(worker, role, taints):

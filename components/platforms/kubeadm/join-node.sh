@@ -14,7 +14,8 @@
 #
 # Not joined (no /etc/kubernetes/kubelet.conf): writes a JoinConfiguration (mode 600: it holds
 # the token) with the node name, for workers the label hub.jupyter.org/node-purpose=<role> and,
-# for user and build nodes, the taint hub.jupyter.org/dedicated=<role>:NoSchedule, runs
+# for user and build nodes, the taint hub.jupyter.org/dedicated=user:NoSchedule (the one user
+# pods and BinderHub's build pods tolerate), runs
 # `kubeadm join --config <it>`, and removes the file once joined. Joined and older than
 # KUBERNETES_VERSION: `kubeadm upgrade node`, then the kubelet and kubectl packages and a kubelet
 # restart. Joined at that version: nothing. (Labels and taints are set at join time only.)
@@ -105,7 +106,7 @@ join_configuration() {
   fi
   case $ROLE in
     user | build)
-      printf '  taints:\n  - key: "hub.jupyter.org/dedicated"\n    value: "%s"\n    effect: "NoSchedule"\n' "$ROLE" ;;
+      printf '  taints:\n  - key: "hub.jupyter.org/dedicated"\n    value: "user"\n    effect: "NoSchedule"\n' ;;
     core) printf '  taints: []\n' ;;
     control-plane) ;;  # kubeadm's own control-plane taint
   esac
