@@ -7,6 +7,8 @@ import pulumi_kubernetes as kubernetes
 
 from components.cluster import HUB_NAMESPACE, Cluster
 from components.generated_secrets import GeneratedSecrets
+from components.ingress import Ingress
+from components.jupyterhub import install_jupyterhub
 from components.platforms import build_cluster
 from components.registry import PullSecret
 from components.secrets import StackSecrets
@@ -15,9 +17,12 @@ from components.settings import Settings
 
 def build_platform(settings: Settings, secrets: StackSecrets) -> None:
     """Register every resource of the stack and export what operators need to know."""
-    GeneratedSecrets("chart-secrets")
+    generated = GeneratedSecrets("chart-secrets")
     cluster = build_cluster(settings, secrets)
-    _hub_namespace(cluster)
+    namespace = _hub_namespace(cluster)
+    ingress = Ingress("ingress", settings, cluster)
+    install_jupyterhub(settings, secrets, cluster, generated, ingress,
+                       opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[namespace, *ingress.ready]))
     scheme = "http" if settings.tls.issuer == "none" else "https"
     pulumi.export("hubUrl", f"{scheme}://{settings.domains.hub}/")
     pulumi.export("binderUrl", f"{scheme}://{settings.domains.binder}/")
@@ -27,10 +32,11 @@ def build_platform(settings: Settings, secrets: StackSecrets) -> None:
         pulumi.export("ingressAddress", cluster.ingress_address)
 
 
-def _hub_namespace(cluster: Cluster) -> None:
+def _hub_namespace(cluster: Cluster) -> kubernetes.core.v1.Namespace:
     namespace = kubernetes.core.v1.Namespace(
         HUB_NAMESPACE, metadata={"name": HUB_NAMESPACE},
         opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.depends_on))
     if cluster.registry.private:
         PullSecret("registry-pull", cluster.registry,
                    pulumi.ResourceOptions(provider=cluster.provider, depends_on=[namespace]))
+    return namespace

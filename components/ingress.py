@@ -1,0 +1,145 @@
+"""The way in: Traefik as the ingress controller and cert-manager with Let's Encrypt issuers.
+
+Traefik (chart 41.3.0) watches Ingresses of its own class `traefik` (not the cluster's
+default class, so it coexists with another controller) and is exposed on the platform's
+entry point:
+
+- gke, magnum, kubeadm: a LoadBalancer Service on `cluster.ingress_address` (the GKE
+  static IP, the OpenStack floating IP, the first MetalLB address), set as the Service's
+  `spec.loadBalancerIP`. Since traefik chart 40 the Service is written the Kubernetes way,
+  under `service.spec`; a top-level `service.type` is silently ignored (the schema allows it).
+- existing (kind, k3d, minikube): a NodePort Service on fixed ports, 30080 for HTTP and
+  30443 for HTTPS, so a local cluster can map them once (kind: `extraPortMappings` of
+  containerPort 30080/30443 to hostPort 80/443) or reach them with
+  `kubectl port-forward -n traefik svc/traefik 8080:80`.
+
+With TLS on, HTTP is redirected to HTTPS on the entry point. ACME HTTP-01 challenges still
+pass: Let's Encrypt follows a redirect to HTTPS on port 443 and does not check the
+certificate there.
+
+Only Traefik's Kubernetes Ingress provider is on: nothing here uses IngressRoutes,
+Middlewares or Gateway API routes, so the CRD provider (and its watches and RBAC) is off.
+
+cert-manager (chart v1.21.1) installs its CRDs (`crds.enabled`), and its startupapicheck,
+a Helm hook that helm.v4.Chart would skip anyway, is off. Both ClusterIssuers
+(`letsencrypt-staging`, `letsencrypt-production`) exist whenever a stack uses TLS, so a stack
+moves from staging to production by changing `tls.issuer` alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.charts import chart
+from components.cluster import Cluster, Placement
+from components.settings import Settings
+
+CLASS_NAME = "traefik"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+TRAEFIK_NAMESPACE = "traefik"
+ACME_SERVERS = {
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+    "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory",
+}
+# The fixed node ports of a local cluster (platform `existing`): HTTP and HTTPS.
+NODE_PORTS = {"web": 30080, "websecure": 30443}
+
+
+def _placement(placement: Placement) -> dict[str, Any]:
+    return {"nodeSelector": dict(placement.node_selector),
+            "tolerations": [dict(toleration) for toleration in placement.tolerations]}
+
+
+def cert_manager_values(cluster: Cluster) -> dict[str, Any]:
+    core = _placement(cluster.core)
+    return {
+        "crds": {"enabled": True},
+        # A post-install Helm hook: helm.v4.Chart skips hooks, so say so.
+        "startupapicheck": {"enabled": False},
+        **core,  # the controller
+        "webhook": core,
+        "cainjector": core,
+    }
+
+
+def traefik_values(settings: Settings, cluster: Cluster) -> dict[str, Any]:
+    tls = settings.tls.issuer != "none"
+    web: dict[str, Any] = {}
+    websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
+    if settings.platform == "existing":
+        service_spec: dict[str, Any] = {"type": "NodePort"}
+        web["nodePort"] = NODE_PORTS["web"]
+        websecure["nodePort"] = NODE_PORTS["websecure"]
+    else:
+        service_spec = {"type": "LoadBalancer"}
+        if cluster.ingress_address is not None:
+            service_spec["loadBalancerIP"] = cluster.ingress_address
+    if tls:
+        web["http"] = {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}}
+    return {
+        "ingressClass": {"enabled": True, "isDefaultClass": False, "name": CLASS_NAME},
+        "providers": {
+            "kubernetesIngress": {"enabled": True},
+            "kubernetesCRD": {"enabled": False},
+            "kubernetesGateway": {"enabled": False},
+        },
+        "service": {"spec": service_spec},
+        "ports": {"web": web, "websecure": websecure},
+        **_placement(cluster.core),
+    }
+
+
+def cluster_issuer(name: str, email: str, core: Placement) -> dict[str, Any]:
+    """The spec of a Let's Encrypt ClusterIssuer answering HTTP-01 challenges through Traefik."""
+    ingress: dict[str, Any] = {"ingressClassName": CLASS_NAME}
+    if core.node_selector or core.tolerations:  # the short-lived solver pods run where the hub runs
+        ingress["podTemplate"] = {"spec": _placement(core)}
+    return {"acme": {
+        "server": ACME_SERVERS[name],
+        "email": email,
+        "privateKeySecretRef": {"name": f"{name}-account-key"},
+        "solvers": [{"http01": {"ingress": ingress}}],
+    }}
+
+
+class Ingress(pulumi.ComponentResource):
+    """Traefik and cert-manager, with Let's Encrypt ClusterIssuers when the stack uses TLS.
+
+    For the rest of the program:
+    - `class_name`: the IngressClass to put in `ingressClassName` ("traefik");
+    - `issuer`: the ClusterIssuer to name in `cert-manager.io/cluster-issuer`, or None without TLS;
+    - `ready`: what Ingress objects must depend on.
+    """
+
+    def __init__(self, name: str, settings: Settings, cluster: Cluster,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("persistent-binderhub:ingress:Ingress", name, None, opts)
+        self.class_name = CLASS_NAME
+        self.issuer: str | None = None if settings.tls.issuer == "none" else settings.tls.issuer
+
+        def options(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=cluster.provider,
+                                          depends_on=[*cluster.depends_on, *depends_on])
+
+        namespaces = {
+            namespace: kubernetes.core.v1.Namespace(namespace, metadata={"name": namespace}, opts=options())
+            for namespace in (CERT_MANAGER_NAMESPACE, TRAEFIK_NAMESPACE)
+        }
+        cert_manager = chart(settings, "cert-manager", CERT_MANAGER_NAMESPACE, cert_manager_values(cluster),
+                             options(namespaces[CERT_MANAGER_NAMESPACE]))
+        traefik = chart(settings, "traefik", TRAEFIK_NAMESPACE, traefik_values(settings, cluster),
+                        options(namespaces[TRAEFIK_NAMESPACE]))
+        issuers = []
+        if self.issuer is not None:
+            issuers = [
+                kubernetes.apiextensions.CustomResource(
+                    issuer, api_version="cert-manager.io/v1", kind="ClusterIssuer",
+                    metadata={"name": issuer}, spec=cluster_issuer(issuer, settings.tls.email, cluster.core),
+                    opts=options(cert_manager))
+                for issuer in ACME_SERVERS
+            ]
+        self.ready: list[pulumi.Resource] = [traefik, cert_manager, *issuers]
+        self.register_outputs({})

@@ -1,0 +1,164 @@
+"""JupyterHub (the z2jh chart, release `jupyterhub`) with the persistent spawner from hub/.
+
+Every value comes from the stack settings, the cluster interface, the stack's secrets and
+the generated chart secrets; nothing is left for the chart to generate (helm.v4.Chart has
+no `lookup`, so it would generate it afresh on every render).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+
+from components.charts import chart
+from components.cluster import HUB_NAMESPACE, Cluster
+from components.generated_secrets import GeneratedSecrets
+from components.ingress import Ingress
+from components.registry import PULL_SECRET
+from components.secrets import StackSecrets
+from components.settings import Settings
+
+HUB_PACKAGE = Path(__file__).resolve().parent.parent / "hub" / "persistent_binderhub"
+HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"  # on the hub's sys.path in the z2jh image
+BINDER_CLIENT_ID = "service-binder"
+_AUTHENTICATORS = {"github": "github", "oidc": "generic-oauth", "dummy": "dummy"}
+
+
+def hub_files() -> dict[str, dict[str, str]]:
+    """The hub package as z2jh `hub.extraFiles`: every file, mounted where the hub imports it."""
+    files = {}
+    for path in sorted(p for p in HUB_PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        relative = path.relative_to(HUB_PACKAGE.parent).as_posix()
+        key = "pbh-" + relative.replace("/", "-").replace("_", "-").replace(".", "-").lower()
+        files[key] = {"mountPath": f"{HUB_CONFIG_DIR}/{relative}", "stringData": path.read_text()}
+    return files
+
+
+def hub_extra_config(settings: Settings, image_prefix: str) -> str:
+    """The one `hub.extraConfig` entry: wire the package in and set its settings."""
+    binder_url = f"{_scheme(settings)}://{settings.domains.binder}/"
+    persistence = settings.persistence
+    lines = [
+        "from persistent_binderhub.hubconfig import configure",
+        "",
+        "configure(c)",
+        f"c.PersistentBinderSpawner.projects_limit = {persistence.projects_per_user!r}",
+        f"c.PersistentBinderSpawner.mount_projects = {persistence.mount_projects!r}",
+        f"c.PersistentBinderSpawner.allowed_image_prefixes = {json.dumps([image_prefix])}",
+        f"c.PersistentBinderSpawner.binder_url = {json.dumps(binder_url)}",
+        "# Volumes outlive their users: only an explicit deletion removes project files.",
+        "c.PersistentBinderSpawner.delete_pvc = False",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _scheme(settings: Settings) -> str:
+    return "http" if settings.tls.issuer == "none" else "https"
+
+
+def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster,
+                      generated: GeneratedSecrets, ingress: Ingress) -> dict:
+    hub_domain, binder_domain = settings.domains.hub, settings.domains.binder
+    scheme = _scheme(settings)
+    core, user = cluster.core, cluster.user
+    user_homes, hub_db = cluster.storage_classes
+    servers = settings.servers
+    return {
+        "fullnameOverride": "",
+        "imagePullSecrets": [PULL_SECRET] if cluster.registry.private else [],
+        "proxy": {
+            "secretToken": generated.proxy_secret_token,
+            "service": {"type": "ClusterIP"},
+            "chp": {"nodeSelector": core.node_selector, "tolerations": list(core.tolerations),
+                    "networkPolicy": {"enabled": True}},
+        },
+        "hub": {
+            "config": {
+                "JupyterHub": {"cookie_secret": generated.cookie_secret,
+                               "authenticator_class": _AUTHENTICATORS[settings.auth.type]},
+                "CryptKeeper": {"keys": [generated.crypt_keeper_key]},
+                **_authenticator(settings, secrets, f"{scheme}://{hub_domain}/hub/oauth_callback"),
+            },
+            "services": {"binder": {
+                "apiToken": generated.binder_api_token,
+                "oauth_client_id": BINDER_CLIENT_ID,
+                "oauth_redirect_uri": f"{scheme}://{binder_domain}/oauth_callback",
+            }},
+            "loadRoles": {
+                "binder": {"services": ["binder"], "scopes": ["servers", "read:users"]},
+                # configure() adds the projects scopes to this role
+                "user": {"scopes": ["self", "access:services!service=binder"]},
+            },
+            "redirectToServer": False,
+            "extraFiles": hub_files(),
+            "extraConfig": {"persistent-binderhub": pulumi.Output.from_input(cluster.registry.image_prefix).apply(
+                lambda prefix: hub_extra_config(settings, prefix))},
+            "db": _hub_database(settings, secrets, hub_db),
+            "nodeSelector": core.node_selector,
+            "tolerations": list(core.tolerations),
+            "networkPolicy": {"enabled": True},
+        },
+        "singleuser": {
+            "storage": {"type": "dynamic", "capacity": settings.storage.user_home_size,
+                        "homeMountPath": "/home/jovyan", "dynamic": {"storageClass": user_homes}},
+            "cpu": {"guarantee": servers.cpu_guarantee, "limit": servers.cpu_limit},
+            "memory": {"guarantee": servers.memory_guarantee, "limit": servers.memory_limit},
+            "nodeSelector": user.node_selector,
+            "extraTolerations": list(user.tolerations),
+            "networkPolicy": {"enabled": True},
+        },
+        "scheduling": {"userScheduler": {"enabled": False}, "userPlaceholder": {"enabled": False}},
+        # Servers are culled when idle; users (and with them their volumes) never are.
+        "cull": {"enabled": True, "users": False, "timeout": servers.cull_timeout_seconds,
+                 "every": servers.cull_every_seconds, "maxAge": servers.max_age_seconds},
+        # The hook is a Helm hook, which helm.v4.Chart skips: say so instead of half-running it.
+        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": False}},
+        "ingress": ingress_values(ingress, hub_domain, "hub-tls"),
+    }
+
+
+def _authenticator(settings: Settings, secrets: StackSecrets, callback: str) -> dict:
+    auth = settings.auth
+    common = {"Authenticator": {"admin_users": list(auth.admins)}}
+    if auth.type == "github":
+        github = auth.github
+        return {**common, "GitHubOAuthenticator": {
+            "client_id": github.client_id, "client_secret": secrets["oauth_client_secret"],
+            "oauth_callback_url": callback, "allowed_organizations": list(github.allowed_organizations),
+            "allowed_users": list(github.allowed_users), "allow_all": github.allow_all,
+            "scope": ["read:org"]}}
+    if auth.type == "oidc":
+        oidc = auth.oidc
+        # Keycloak-style endpoints under the issuer (OpenID Connect discovery names the same)
+        base = oidc.issuer_url.rstrip("/") + "/protocol/openid-connect"
+        return {**common, "GenericOAuthenticator": {
+            "client_id": oidc.client_id, "client_secret": secrets["oauth_client_secret"],
+            "oauth_callback_url": callback, "authorize_url": f"{base}/auth", "token_url": f"{base}/token",
+            "userdata_url": f"{base}/userinfo", "scope": list(oidc.scopes), "username_claim": oidc.username_claim,
+            "allowed_groups": list(oidc.allowed_groups), "allow_all": oidc.allow_all,
+            "claim_groups_key": "groups"}}
+    # dummy: the `local` stack only (the settings refuse it elsewhere); any name signs in
+    return {"Authenticator": {**common["Authenticator"], "allow_all": True}}
+
+
+def _hub_database(settings: Settings, secrets: StackSecrets, storage_class: str) -> dict:
+    if settings.hub_database.type == "postgres":
+        return {"type": "postgres", "url": secrets["hub_database_url"]}
+    return {"type": "sqlite-pvc", "pvc": {"storage": settings.storage.hub_db_size, "storageClassName": storage_class}}
+
+
+def ingress_values(ingress: Ingress, host: str, tls_secret: str) -> dict:
+    """A chart's `ingress` values (z2jh's and binderhub-service's have the same shape)."""
+    values = {"enabled": True, "ingressClassName": ingress.class_name, "hosts": [host], "pathType": "Prefix"}
+    if ingress.issuer:
+        values["annotations"] = {"cert-manager.io/cluster-issuer": ingress.issuer}
+        values["tls"] = [{"hosts": [host], "secretName": tls_secret}]
+    return values
+
+
+def install_jupyterhub(settings: Settings, secrets: StackSecrets, cluster: Cluster, generated: GeneratedSecrets,
+                       ingress: Ingress, *, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    values = jupyterhub_values(settings, secrets, cluster, generated, ingress)
+    return chart(settings, "jupyterhub", HUB_NAMESPACE, values, opts)

@@ -1,0 +1,197 @@
+"""The Ingress component on its own: Traefik, cert-manager and the Let's Encrypt issuers."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.program.chart_schemas import FILES, SCHEMAS, schema_errors
+from tools.offline import CHART_TYPE, OfflineRun, run_program
+
+INGRESS_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.cluster import DEDICATED, NODE_PURPOSE, Cluster, Placement, RegistryAccess
+from components.ingress import Ingress
+from components.settings import parse_settings
+from tools.offline import REPO
+from tools.stackfile import read_stack_config
+
+stack = pulumi.get_stack()
+settings = parse_settings(read_stack_config(REPO, stack), stack)
+provider = kubernetes.Provider("test-kubernetes")
+core = Placement({{NODE_PURPOSE: "core"}}, ({{"key": DEDICATED, "operator": "Equal", "value": "core",
+                                               "effect": "NoSchedule"}},)) if {dedicated} else Placement()
+cluster = Cluster(provider=provider, kubeconfig=pulumi.Output.secret("kubeconfig"), kubernetes_version="1.31",
+                  registry=RegistryAccess(url="", image_prefix=""), core=core, user=Placement(), build=Placement(),
+                  ingress_address={address!r})
+ingress = Ingress("ingress", settings, cluster)
+pulumi.export("className", ingress.class_name)
+pulumi.export("issuer", ingress.issuer)
+pulumi.export("ready", [resource.urn for resource in ingress.ready])
+"""
+
+ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+COMPONENT = "persistent-binderhub:ingress:Ingress"
+STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+ADDRESS = "203.0.113.20"
+CORE_SELECTOR = {"hub.jupyter.org/node-purpose": "core"}
+CORE_TOLERATIONS = [{"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "core",
+                     "effect": "NoSchedule"}]
+# stack -> (ingress address handed over by the platform, core nodes tainted, expected issuer, e-mail)
+CASES = {
+    "example-gke": (ADDRESS, True, "letsencrypt-production", "binder-ops@example.org"),
+    "example-kubeadm": (None, True, "letsencrypt-staging", "binder-ops@lab.example.org"),
+    "local": (None, False, None, None),
+}
+
+
+@pytest.fixture(scope="module")
+def ingress_run(tmp_path_factory):
+    """Run the test program once per stack (a fresh mock runtime each time) and keep the result."""
+    tmp = tmp_path_factory.mktemp("ingress")
+    runs: dict[str, OfflineRun] = {}
+
+    def run(stack: str) -> OfflineRun:
+        if stack not in runs:
+            address, dedicated, _, _ = CASES[stack]
+            program = tmp / f"ingress-{stack}.py"
+            program.write_text(INGRESS_PROGRAM.format(address=address, dedicated=dedicated))
+            runs[stack] = run_program(stack, program=program)
+        return runs[stack]
+
+    return run
+
+
+def _chart(run: OfflineRun, release: str) -> dict:
+    chart = run.named(CHART_TYPE, release)
+    assert chart.inputs["namespace"] == release
+    return chart.inputs["values"]
+
+
+def _unknown_keys(values: dict, defaults: dict, path: str = "") -> list[str]:
+    """Keys set in `values` that the chart's defaults do not have (open maps, empty by default, aside).
+
+    The schemas leave some objects open (traefik's `service`, for one, where a misplaced
+    `service.type` is silently ignored since chart 40): this catches what they let through.
+    """
+    unknown = []
+    for key, value in values.items():
+        where = f"{path}{key}"
+        if key not in defaults:
+            unknown.append(where)
+        elif isinstance(value, dict) and isinstance(defaults[key], dict) and defaults[key]:
+            unknown += _unknown_keys(value, defaults[key], f"{where}.")
+    return unknown
+
+
+# Keys the defaults leave out on purpose, each checked against the chart's documentation.
+OPEN_KEYS = {
+    "service.spec.loadBalancerIP",  # `service.spec`: "Additional entries here will be added to the Service spec"
+    "nodeSelector.hub.jupyter.org/node-purpose", "webhook.nodeSelector.hub.jupyter.org/node-purpose",
+    "cainjector.nodeSelector.hub.jupyter.org/node-purpose",  # cert-manager's defaults hold kubernetes.io/os only
+}
+
+
+@pytest.mark.parametrize("stack", CASES)
+def test_component_and_what_it_hands_on(ingress_run, stack):
+    run = ingress_run(stack)
+    component = run.named(COMPONENT, "ingress")
+    _, _, issuer, _ = CASES[stack]
+    assert run.outputs["className"] == "traefik"
+    assert run.outputs["issuer"] == issuer
+    charts = {run.named(CHART_TYPE, release).urn for release in ("traefik", "cert-manager")}
+    issuers = {r.urn for r in run.of_type(ISSUER)}
+    assert set(run.outputs["ready"]) == charts | issuers
+    for namespace in ("cert-manager", "traefik"):
+        registered = run.named(NAMESPACE, namespace)
+        assert registered.inputs["metadata"] == {"name": namespace}
+    for resource in run.resources:
+        if resource.type.startswith("kubernetes:") and resource.custom and resource.name != "test-kubernetes":
+            assert resource.parent == component.urn
+            assert resource.options["provider"].endswith("::test-kubernetes")
+
+
+@pytest.mark.parametrize("stack", ["example-gke", "example-kubeadm"])
+def test_both_lets_encrypt_issuers_with_the_stack_email(ingress_run, stack):
+    run = ingress_run(stack)
+    _, _, _, email = CASES[stack]
+    cert_manager = run.named(CHART_TYPE, "cert-manager")
+    for name, server in (("letsencrypt-staging", STAGING), ("letsencrypt-production", PRODUCTION)):
+        issuer = run.named(ISSUER, name)
+        assert issuer.inputs["apiVersion"] == "cert-manager.io/v1"
+        assert issuer.inputs["kind"] == "ClusterIssuer"
+        assert issuer.inputs["metadata"]["name"] == name
+        acme = issuer.inputs["spec"]["acme"]
+        assert acme["server"] == server
+        assert acme["email"] == email
+        assert acme["privateKeySecretRef"] == {"name": f"{name}-account-key"}
+        [solver] = acme["solvers"]
+        assert solver["http01"]["ingress"]["ingressClassName"] == "traefik"
+        assert solver["http01"]["ingress"]["podTemplate"]["spec"] == {
+            "nodeSelector": CORE_SELECTOR, "tolerations": CORE_TOLERATIONS}
+        assert cert_manager.urn in issuer.options["dependsOn"]
+
+
+def test_no_issuers_without_tls(ingress_run):
+    run = ingress_run("local")
+    assert run.of_type(ISSUER) == []
+    assert run.outputs["issuer"] is None
+    assert "redirections" not in str(_chart(run, "traefik"))
+
+
+@pytest.mark.parametrize("stack", CASES)
+def test_cert_manager_installs_its_crds_without_the_startup_hook_on_core_nodes(ingress_run, stack):
+    values = _chart(ingress_run(stack), "cert-manager")
+    assert values["crds"] == {"enabled": True}
+    assert values["startupapicheck"] == {"enabled": False}
+    _, dedicated, _, _ = CASES[stack]
+    for pods in (values, values["webhook"], values["cainjector"]):
+        assert pods["nodeSelector"] == (CORE_SELECTOR if dedicated else {})
+        assert pods["tolerations"] == (CORE_TOLERATIONS if dedicated else [])
+
+
+def test_traefik_on_the_platform_address(ingress_run):
+    values = _chart(ingress_run("example-gke"), "traefik")
+    assert values["service"] == {"spec": {"type": "LoadBalancer", "loadBalancerIP": ADDRESS}}
+    assert values["ingressClass"] == {"enabled": True, "isDefaultClass": False, "name": "traefik"}
+    assert values["ports"]["web"]["http"]["redirections"]["entryPoint"] == {
+        "to": "websecure", "scheme": "https", "permanent": True}
+    assert values["ports"]["websecure"]["http"]["tls"]["enabled"] is True
+    assert "nodePort" not in values["ports"]["web"]
+    assert values["providers"]["kubernetesCRD"] == {"enabled": False}
+    assert values["nodeSelector"] == CORE_SELECTOR
+    assert values["tolerations"] == CORE_TOLERATIONS
+
+
+def test_traefik_without_an_address_lets_the_load_balancer_choose(ingress_run):
+    values = _chart(ingress_run("example-kubeadm"), "traefik")
+    assert values["service"] == {"spec": {"type": "LoadBalancer"}}
+
+
+def test_traefik_on_fixed_node_ports_on_a_local_cluster(ingress_run):
+    values = _chart(ingress_run("local"), "traefik")
+    assert values["service"] == {"spec": {"type": "NodePort"}}
+    assert values["ports"]["web"] == {"nodePort": 30080}
+    assert values["ports"]["websecure"] == {"nodePort": 30443, "http": {"tls": {"enabled": True}}}
+    assert values["nodeSelector"] == {}
+
+
+@pytest.mark.parametrize("stack", CASES)
+@pytest.mark.parametrize("release", ["cert-manager", "traefik"])
+def test_values_pass_the_upstream_schema_and_use_known_keys(ingress_run, stack, release):
+    values = _chart(ingress_run(stack), release)
+    assert schema_errors(release, values) == []
+    defaults = yaml.safe_load((SCHEMAS / f"{FILES[release]}.values.yaml").read_text())
+    assert set(_unknown_keys(values, defaults)) <= OPEN_KEYS
+
+
+def test_a_misplaced_key_the_schema_lets_through_is_caught():
+    # Before traefik chart 40 the Service type was `service.type`; the schema still accepts it.
+    misplaced = {"service": {"type": "NodePort"}}
+    defaults = yaml.safe_load((SCHEMAS / f"{FILES['traefik']}.values.yaml").read_text())
+    assert schema_errors("traefik", misplaced) == []
+    assert _unknown_keys(misplaced, defaults) == ["service.type"]

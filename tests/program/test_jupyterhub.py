@@ -1,0 +1,130 @@
+"""The JupyterHub chart's values: upstream schema, data-protecting invariants, secrets, the hub package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.program.chart_schemas import schema_errors
+from tests.program.conftest import EXAMPLE_STACKS
+from tests.program.test_clusters import _unwrapped
+from tools.offline import MASKED, REPO, RecordingMonitor, run_program
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+
+
+@pytest.fixture(scope="module")
+def hubs():
+    """Each stack's jupyterhub release: (the values as rendered, the values as the provider gets them)."""
+    found = {}
+    for stack in EXAMPLE_STACKS:
+        monitor = RecordingMonitor()
+        run = run_program(stack, monitor=monitor)
+        (release,) = [r for r in run.of_type(CHART) if r.name == "jupyterhub"]
+        found[stack] = (release.inputs["values"], _unwrapped(monitor.resources[release.urn].state)["values"])
+    return found
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_values_pass_the_upstream_schema(hubs, stack):
+    _, values = hubs[stack]
+    assert schema_errors("jupyterhub", values) == []
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_user_data_is_never_deleted_by_the_platform(hubs, stack):
+    _, values = hubs[stack]
+    assert values["cull"]["users"] is False
+    assert values["cull"]["enabled"] is True
+    assert "c.PersistentBinderSpawner.delete_pvc = False" in values["hub"]["extraConfig"]["persistent-binderhub"]
+    assert values["singleuser"]["storage"]["type"] == "dynamic"
+    assert values["singleuser"]["storage"]["dynamic"]["storageClass"] == "user-homes"
+    assert values["prePuller"]["hook"]["enabled"] is False
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_every_secret_reaches_the_chart_as_a_pulumi_secret(hubs, stack):
+    rendered, _ = hubs[stack]
+    assert rendered["proxy"]["secretToken"] == MASKED
+    assert rendered["hub"]["config"]["JupyterHub"]["cookie_secret"] == MASKED
+    assert rendered["hub"]["config"]["CryptKeeper"]["keys"] in (MASKED, [MASKED])
+    assert rendered["hub"]["services"]["binder"]["apiToken"] == MASKED
+    for authenticator in ("GitHubOAuthenticator", "GenericOAuthenticator"):
+        if authenticator in rendered["hub"]["config"]:
+            assert rendered["hub"]["config"][authenticator]["client_secret"] == MASKED
+    if rendered["hub"]["db"]["type"] == "postgres":
+        assert rendered["hub"]["db"]["url"] == MASKED
+
+
+def test_dummy_authentication_only_on_local(hubs):
+    for stack in EXAMPLE_STACKS:
+        _, values = hubs[stack]
+        authenticator = values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+        assert (authenticator == "dummy") == (stack == "local")
+
+
+def test_placement_pull_secret_and_binder_service(hubs):
+    _, gke = hubs["example-gke"]
+    assert gke["singleuser"]["nodeSelector"] == {"hub.jupyter.org/node-purpose": "user"}
+    assert gke["singleuser"]["extraTolerations"][0]["key"] == "hub.jupyter.org/dedicated"
+    assert gke["imagePullSecrets"] == []  # the nodes pull from Artifact Registry themselves
+    _, magnum = hubs["example-magnum"]
+    assert magnum["imagePullSecrets"] == ["binder-registry-pull"]
+    assert magnum["hub"]["db"]["type"] == "postgres"
+    binder = gke["hub"]["services"]["binder"]
+    assert binder["oauth_redirect_uri"] == "https://binder.example.org/oauth_callback"
+    assert gke["hub"]["loadRoles"]["binder"]["scopes"] == ["servers", "read:users"]
+    assert gke["hub"]["redirectToServer"] is False
+    assert gke["ingress"]["tls"] == [{"hosts": ["hub.binder.example.org"], "secretName": "hub-tls"}]
+
+
+def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
+    """Lay the hub files out as the hub pod mounts them, run the extraConfig snippet, check the result."""
+    _, values = hubs["example-gke"]
+    config_dir = tmp_path / "usr-local-etc-jupyterhub"
+    for extra in values["hub"]["extraFiles"].values():
+        path = config_dir / extra["mountPath"].removeprefix("/usr/local/etc/jupyterhub/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(extra["stringData"])
+    snippet = values["hub"]["extraConfig"]["persistent-binderhub"]
+    # A fresh interpreter, with only the shipped files on its path, as in the hub pod.
+    check = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(config_dir)!r})
+        from traitlets.config import Config
+        from jupyterhub.app import JupyterHub
+        c = Config()
+        exec({snippet!r}, {{"c": c}})
+        app = JupyterHub(config=c)
+        spawner = c.PersistentBinderSpawner
+        module = app.spawner_class.__module__
+        print(json.dumps({{"class": module, "file": sys.modules[module].__file__,
+                          "limit": spawner.projects_limit, "prefixes": spawner.allowed_image_prefixes,
+                          "binder": spawner.binder_url, "delete_pvc": spawner.delete_pvc,
+                          "handlers": [h[0] for h in app.extra_handlers]}}))
+    """)
+    import json
+
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=tmp_path,
+                            env={"PATH": "/usr/bin:/bin", "KUBECONFIG": "/dev/null"})
+    produced = json.loads(result.stdout.strip().splitlines()[-1])
+    assert produced["class"] == "persistent_binderhub.spawner"
+    assert produced["file"].startswith(str(config_dir))  # the shipped copy, not the repository's
+    assert produced["limit"] == 5
+    assert produced["prefixes"] == ["europe-west1-docker.pkg.dev/example-binder-123/binder/binder-"]
+    assert produced["binder"] == "https://binder.example.org/"
+    assert produced["delete_pvc"] is False
+    assert "/api/projects/([^/]+)" in produced["handlers"]
+
+
+def test_every_hub_file_is_shipped(hubs):
+    _, values = hubs["local"]
+    shipped = {extra["mountPath"] for extra in values["hub"]["extraFiles"].values()}
+    package = REPO / "hub" / "persistent_binderhub"
+    expected = {f"/usr/local/etc/jupyterhub/persistent_binderhub/{p.relative_to(package).as_posix()}"
+                for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped == expected
+    assert "/usr/local/etc/jupyterhub/persistent_binderhub/templates/home.html" in shipped
