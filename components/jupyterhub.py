@@ -38,7 +38,7 @@ def hub_files() -> dict[str, dict[str, str]]:
 
 def hub_extra_config(settings: Settings, image_prefix: str) -> str:
     """The one `hub.extraConfig` entry: wire the package in and set its settings."""
-    binder_url = f"{_scheme(settings)}://{settings.domains.binder}/"
+    binder_url = f"{url_scheme(settings)}://{settings.domains.binder}/"
     persistence = settings.persistence
     lines = [
         "from persistent_binderhub.hubconfig import configure",
@@ -54,14 +54,14 @@ def hub_extra_config(settings: Settings, image_prefix: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _scheme(settings: Settings) -> str:
+def url_scheme(settings: Settings) -> str:
     return "http" if settings.tls.issuer == "none" else "https"
 
 
 def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster,
                       generated: GeneratedSecrets, ingress: Ingress) -> dict:
     hub_domain, binder_domain = settings.domains.hub, settings.domains.binder
-    scheme = _scheme(settings)
+    scheme = url_scheme(settings)
     core, user = cluster.core, cluster.user
     user_homes, hub_db = cluster.storage_classes
     servers = settings.servers

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from components.binderhub import install_binderhub
 from components.cluster import HUB_NAMESPACE, Cluster
 from components.generated_secrets import GeneratedSecrets
 from components.ingress import Ingress
-from components.jupyterhub import install_jupyterhub
+from components.jupyterhub import install_jupyterhub, url_scheme
 from components.platforms import build_cluster
 from components.registry import PullSecret
 from components.secrets import StackSecrets
@@ -21,9 +22,12 @@ def build_platform(settings: Settings, secrets: StackSecrets) -> None:
     cluster = build_cluster(settings, secrets)
     namespace = _hub_namespace(cluster)
     ingress = Ingress("ingress", settings, cluster)
-    install_jupyterhub(settings, secrets, cluster, generated, ingress,
-                       opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[namespace, *ingress.ready]))
-    scheme = "http" if settings.tls.issuer == "none" else "https"
+    hub = install_jupyterhub(settings, secrets, cluster, generated, ingress, opts=pulumi.ResourceOptions(
+        provider=cluster.provider, depends_on=[namespace, *ingress.ready]))
+    # BinderHub reads its token from the hub's Secret, which the jupyterhub release makes.
+    install_binderhub(settings, secrets, cluster, ingress,
+                      opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[hub]))
+    scheme = url_scheme(settings)
     pulumi.export("hubUrl", f"{scheme}://{settings.domains.hub}/")
     pulumi.export("binderUrl", f"{scheme}://{settings.domains.binder}/")
     pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -1,0 +1,80 @@
+"""The binderhub-service chart's values: upstream schema, the wiring to the hub, the registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.program.chart_schemas import schema_errors
+from tests.program.conftest import EXAMPLE_STACKS
+from tests.program.test_clusters import _unwrapped
+from tools.offline import MASKED, RecordingMonitor, run_program
+
+
+@pytest.fixture(scope="module")
+def binders():
+    """Each stack's binderhub release: (its rendered values, its values as the provider gets them, the run)."""
+    found = {}
+    for stack in EXAMPLE_STACKS:
+        monitor = RecordingMonitor()
+        run = run_program(stack, monitor=monitor)
+        (release,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "binderhub"]
+        found[stack] = (release, _unwrapped(monitor.resources[release.urn].state)["values"], run)
+    return found
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_values_pass_the_upstream_schema(binders, stack):
+    _, values, _ = binders[stack]
+    assert schema_errors("binderhub-service", values) == []
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_binderhub_reaches_the_hub_as_its_service(binders, stack):
+    release, values, run = binders[stack]
+    assert release.inputs["name"] == "binderhub"
+    assert release.inputs["namespace"] == "binderhub"  # beside the hub, whose Secret holds its token
+    hub = run.outputs["hubUrl"]
+    binder = values["config"]["BinderHub"]
+    assert binder["enable_api_only_mode"] is False
+    assert binder["auth_enabled"] is True
+    assert binder["hub_url"] == hub
+    assert binder["badge_base_url"] == run.outputs["binderUrl"]
+    assert binder["image_prefix"] == run.outputs["imagePrefix"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in values["extraEnv"]}
+    assert env == {
+        "JUPYTERHUB_API_TOKEN": {"secretKeyRef": {"name": "hub", "key": "hub.services.binder.apiToken"}},
+        "JUPYTERHUB_API_URL": f"{hub}hub/api", "JUPYTERHUB_BASE_URL": hub, "JUPYTERHUB_CLIENT_ID": "service-binder",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{run.outputs['binderUrl']}oauth_callback"}
+    assert values["service"]["type"] == "ClusterIP"
+    assert values["networkPolicy"]["enabled"] is True
+    (jupyterhub,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "jupyterhub"]
+    assert jupyterhub.urn in release.options["dependsOn"]
+
+
+def test_registry_credentials_are_secrets_and_builds_push(binders):
+    release, values, _ = binders["example-kubeadm"]
+    assert values["config"]["BinderHub"]["use_registry"] is True
+    assert values["config"]["DockerRegistry"]["url"] == "https://registry.lab.example.org"
+    assert values["buildPodsRegistryCredentials"]["username"] == "binderhub-push"
+    rendered = release.inputs["values"]
+    assert rendered["buildPodsRegistryCredentials"]["password"] == MASKED
+    assert rendered["config"]["DockerRegistry"]["password"] == MASKED
+    # GKE: the push key of the service account, and the GitHub token from SOPS
+    gke, gke_values, _ = binders["example-gke"]
+    assert gke_values["buildPodsRegistryCredentials"]["username"] == "_json_key"
+    assert gke.inputs["values"]["config"]["GitHubRepoProvider"]["access_token"] == MASKED
+    assert gke_values["config"]["RepoProvider"]["banned_specs"] == ["^example-org/cryptominer.*"]
+
+
+def test_local_images_stay_on_the_node(binders):
+    _, values, _ = binders["local"]
+    assert values["config"]["BinderHub"]["use_registry"] is False
+    assert "buildPodsRegistryCredentials" not in values
+
+
+def test_builds_run_on_build_nodes(binders):
+    _, values, _ = binders["example-gke"]
+    assert values["dockerApi"]["nodeSelector"] == {"hub.jupyter.org/node-purpose": "build"}
+    assert values["config"]["KubernetesBuildExecutor"]["node_selector"] == {"hub.jupyter.org/node-purpose": "build"}
+    # BinderHub's build pods tolerate the user taint, which build nodes carry
+    assert values["dockerApi"]["tolerations"][0]["value"] == "user"
