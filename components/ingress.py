@@ -92,9 +92,9 @@ def traefik_values(settings: Settings, cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def cluster_issuer(name: str, email: str, core: Placement) -> dict[str, Any]:
-    """The spec of a Let's Encrypt ClusterIssuer answering HTTP-01 challenges through Traefik."""
-    ingress: dict[str, Any] = {"ingressClassName": CLASS_NAME}
+def cluster_issuer(name: str, email: str, core: Placement, class_name: str = CLASS_NAME) -> dict[str, Any]:
+    """The spec of a Let's Encrypt ClusterIssuer answering HTTP-01 challenges through the ingress."""
+    ingress: dict[str, Any] = {"ingressClassName": class_name}
     if core.node_selector or core.tolerations:  # the short-lived solver pods run where the hub runs
         ingress["podTemplate"] = {"spec": _placement(core)}
     return {"acme": {
@@ -117,7 +117,8 @@ class Ingress(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, cluster: Cluster,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("persistent-binderhub:ingress:Ingress", name, None, opts)
-        self.class_name = CLASS_NAME
+        existing_class = settings.ingress.existing_class
+        self.class_name = existing_class or CLASS_NAME
         self.issuer: str | None = None if settings.tls.issuer == "none" else settings.tls.issuer
 
         def options(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -126,20 +127,23 @@ class Ingress(pulumi.ComponentResource):
 
         namespaces = {
             namespace: kubernetes.core.v1.Namespace(namespace, metadata={"name": namespace}, opts=options())
-            for namespace in (CERT_MANAGER_NAMESPACE, TRAEFIK_NAMESPACE)
+            for namespace in (CERT_MANAGER_NAMESPACE, *([] if existing_class else [TRAEFIK_NAMESPACE]))
         }
         cert_manager = chart(settings, "cert-manager", CERT_MANAGER_NAMESPACE, cert_manager_values(cluster),
                              options(namespaces[CERT_MANAGER_NAMESPACE]))
-        traefik = chart(settings, "traefik", TRAEFIK_NAMESPACE, traefik_values(settings, cluster),
-                        options(namespaces[TRAEFIK_NAMESPACE]))
+        # With an ingress controller of the cluster's own, Traefik is not installed.
+        controller = [] if existing_class else [
+            chart(settings, "traefik", TRAEFIK_NAMESPACE, traefik_values(settings, cluster),
+                  options(namespaces[TRAEFIK_NAMESPACE]))]
         issuers = []
         if self.issuer is not None:
             issuers = [
                 kubernetes.apiextensions.CustomResource(
                     issuer, api_version="cert-manager.io/v1", kind="ClusterIssuer",
-                    metadata={"name": issuer}, spec=cluster_issuer(issuer, settings.tls.email, cluster.core),
+                    metadata={"name": issuer},
+                    spec=cluster_issuer(issuer, settings.tls.email, cluster.core, self.class_name),
                     opts=options(cert_manager))
                 for issuer in ACME_SERVERS
             ]
-        self.ready: list[pulumi.Resource] = [traefik, cert_manager, *issuers]
+        self.ready: list[pulumi.Resource] = [*controller, cert_manager, *issuers]
         self.register_outputs({})

@@ -330,6 +330,11 @@ class Tls(Model):
         return self
 
 
+class IngressSettings(Model):
+    # The IngressClass of a controller the cluster has already; then no Traefik is installed.
+    existing_class: Annotated[str, _matching(_NAME, "an IngressClass name such as nginx")] | None = None
+
+
 class GithubAuth(Model):
     client_id: NonEmpty = Field(description="the GitHub OAuth app's client id (its secret is in SOPS)")
     allowed_organizations: list[NonEmpty] = []
@@ -474,6 +479,7 @@ class Settings(Model):
     existing: Existing | None = None
     domains: Domains = Field(description="the hub and binder domains")
     tls: Tls = Tls()
+    ingress: IngressSettings = IngressSettings()
     auth: Auth = Field(description="how users sign in (type: github, oidc or dummy)")
     registry: Registry = Field(description="where BinderHub pushes images (type: ...)")
     storage: Storage = Storage()

@@ -195,3 +195,19 @@ def test_a_misplaced_key_the_schema_lets_through_is_caught():
     defaults = yaml.safe_load((SCHEMAS / f"{FILES['traefik']}.values.yaml").read_text())
     assert schema_errors("traefik", misplaced) == []
     assert _unknown_keys(misplaced, defaults) == ["service.type"]
+
+
+def test_an_existing_ingress_class_replaces_traefik(project):
+    from tools.offline import run_program
+
+    config = project.config("example-kubeadm")
+    config["persistent-binderhub:ingress"] = {"existingClass": "nginx"}
+    project.write_config("example-kubeadm", config)
+    run = run_program("example-kubeadm", project.root)
+    charts = {r.name: r for r in run.of_type("kubernetes:helm.sh/v4:Chart")}
+    assert "traefik" not in charts
+    assert "cert-manager" in charts
+    assert charts["jupyterhub"].inputs["values"]["ingress"]["ingressClassName"] == "nginx"
+    assert charts["binderhub"].inputs["values"]["ingress"]["ingressClassName"] == "nginx"
+    issuers = run.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    assert {i.inputs["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"] for i in issuers} == {"nginx"}
