@@ -8,6 +8,7 @@ user: it reaches the hub's API with the `binder` service token from the hub's ow
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
 from components.charts import chart
 from components.cluster import HUB_NAMESPACE, Cluster
@@ -69,5 +70,25 @@ def binderhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster
 
 def install_binderhub(settings: Settings, secrets: StackSecrets, cluster: Cluster, ingress: Ingress, *,
                       opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    if settings.registry.type == "harbor" and cluster.ingress_address is not None:
+        _registry_egress(cluster.ingress_address, opts)
     return chart(settings, "binderhub-service", HUB_NAMESPACE,
                  binderhub_values(settings, secrets, cluster, ingress), opts, release="binderhub")
+
+
+def _registry_egress(address: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:
+    """Let docker-api push to Harbor in this cluster. The chart's own policy allows egress to
+    public addresses only, and Harbor answers at the ingress address, which may be private
+    (a MetalLB pool, a tenant network). Network policies add up: this one only widens."""
+    kubernetes.networking.v1.NetworkPolicy(
+        "binderhub-registry-egress",
+        metadata={"name": "binderhub-registry-egress", "namespace": HUB_NAMESPACE},
+        spec={
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "binderhub-service",
+                                            "app.kubernetes.io/instance": "binderhub",
+                                            "app.kubernetes.io/component": "docker-api"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": pulumi.Output.concat(address, "/32")}}],
+                        "ports": [{"port": 443, "protocol": "TCP"}]}],
+        },
+        opts=opts)

@@ -78,3 +78,14 @@ def test_builds_run_on_build_nodes(binders):
     assert values["config"]["KubernetesBuildExecutor"]["node_selector"] == {"hub.jupyter.org/node-purpose": "build"}
     # BinderHub's build pods tolerate the user taint, which build nodes carry
     assert values["dockerApi"]["tolerations"][0]["value"] == "user"
+
+
+def test_docker_api_may_push_to_harbor_at_the_ingress_address(binders):
+    _, _, run = binders["example-magnum"]
+    (policy,) = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    spec = policy.inputs["spec"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "docker-api"
+    assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "198.51.100.20/32"}}],
+                               "ports": [{"port": 443, "protocol": "TCP"}]}]
+    for stack in ("example-gke", "example-kubeadm", "local"):  # no registry in the cluster there
+        assert binders[stack][2].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []
