@@ -17,6 +17,37 @@ EXAMPLE_STACKS = ("example-gke", "example-magnum", "example-kubeadm", "local")
 PROJECT_DATA = ("Pulumi.yaml", ".sops.yaml", "stacks", "secrets")
 
 
+def unwrapped(value):
+    """A property tree with Pulumi's secret wrappers replaced by what they hold."""
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return unwrapped(value["value"])
+        return {key: unwrapped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrapped(item) for item in value]
+    return value
+
+
+@pytest.fixture(scope="session")
+def example_runs() -> dict[str, tuple[OfflineRun, RecordingMonitor]]:
+    """Each example stack run once for the whole session; the monitor also holds the inputs as
+    the provider gets them (a render masks secrets, and whole properties with them)."""
+    runs = {}
+    for stack in EXAMPLE_STACKS:
+        monitor = RecordingMonitor()
+        runs[stack] = (run_program(stack, monitor=monitor), monitor)
+    return runs
+
+
+def release(example_runs, stack: str, name: str):
+    """A chart release of a stack: its registration (values as rendered) and its values as given."""
+    run, monitor = example_runs[stack]
+    (chart,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == name]
+    return chart, unwrapped(monitor.resources[chart.urn].state)["values"]
+
+
 @pytest.fixture
 def offline() -> Callable[..., OfflineRun]:
     """Run the real `__main__.py` for a named stack under a fresh mock runtime.

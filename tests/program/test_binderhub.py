@@ -5,21 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.program.chart_schemas import schema_errors
-from tests.program.conftest import EXAMPLE_STACKS
-from tests.program.test_clusters import _unwrapped
-from tools.offline import MASKED, RecordingMonitor, run_program
+from tests.program.conftest import EXAMPLE_STACKS, release
+from tools.offline import MASKED
 
 
 @pytest.fixture(scope="module")
-def binders():
-    """Each stack's binderhub release: (its rendered values, its values as the provider gets them, the run)."""
-    found = {}
-    for stack in EXAMPLE_STACKS:
-        monitor = RecordingMonitor()
-        run = run_program(stack, monitor=monitor)
-        (release,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "binderhub"]
-        found[stack] = (release, _unwrapped(monitor.resources[release.urn].state)["values"], run)
-    return found
+def binders(example_runs):
+    """Each stack's binderhub release: (its registration, its values as the provider gets them, the run)."""
+    return {stack: (*release(example_runs, stack, "binderhub"), example_runs[stack][0]) for stack in EXAMPLE_STACKS}
 
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)

@@ -7,26 +7,13 @@ import json
 import kubernetes_validate
 import pytest
 
-from tests.program.conftest import EXAMPLE_STACKS, refusal
+from tests.program.conftest import EXAMPLE_STACKS, refusal, unwrapped
 from tools.offline import MASKED, OfflineRun
 
 # API groups whose objects are plain Kubernetes objects (custom resources are checked by their operators).
 BUILT_IN_GROUPS = {"core", "apps", "batch", "storage.k8s.io", "networking.k8s.io", "rbac.authorization.k8s.io",
                    "policy", "scheduling.k8s.io"}
 VERSIONS = {"example-gke": "1.32", "example-magnum": "1.31", "example-kubeadm": "1.31", "local": "1.31"}
-
-
-def _unwrapped(value):
-    """A property tree with Pulumi's secret wrappers replaced by what they hold."""
-    from pulumi.runtime import rpc
-
-    if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _unwrapped(value["value"])
-        return {key: _unwrapped(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_unwrapped(item) for item in value]
-    return value
 
 
 def _one(run: OfflineRun, type_: str):
@@ -39,20 +26,8 @@ def _by_name(run: OfflineRun, type_: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def monitors():
-    """Each example stack run once; the monitor also holds the inputs as the provider gets them."""
-    from tools.offline import RecordingMonitor, run_program
-
-    recorded = {}
-    for stack in EXAMPLE_STACKS:
-        monitor = RecordingMonitor()
-        recorded[stack] = (run_program(stack, monitor=monitor), monitor)
-    return recorded
-
-
-@pytest.fixture(scope="module")
-def runs(monitors):
-    return {stack: run for stack, (run, _) in monitors.items()}
+def runs(example_runs):
+    return {stack: run for stack, (run, _) in example_runs.items()}
 
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
@@ -69,15 +44,15 @@ def test_user_data_outlives_its_claims(runs, stack):
 
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
-def test_every_plain_kubernetes_object_is_valid_for_the_stacks_version(monitors, stack):
-    run, monitor = monitors[stack]
+def test_every_plain_kubernetes_object_is_valid_for_the_stacks_version(example_runs, stack):
+    run, monitor = example_runs[stack]
     checked = 0
     for resource in run.resources:
         group_version = resource.type.split(":")[1] if resource.type.startswith("kubernetes:") else ""
         if group_version.split("/")[0] not in BUILT_IN_GROUPS:
             continue
         # The object as the provider gets it (secrets included: a render masks whole properties).
-        state = _unwrapped(monitor.resources[resource.urn].state)
+        state = unwrapped(monitor.resources[resource.urn].state)
         manifest = {key: value for key, value in state.items() if key != "name"}
         kubernetes_validate.validate(manifest, VERSIONS[stack], strict=True)
         checked += 1

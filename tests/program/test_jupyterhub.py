@@ -9,22 +9,17 @@ import textwrap
 import pytest
 
 from tests.program.chart_schemas import schema_errors
-from tests.program.conftest import EXAMPLE_STACKS
-from tests.program.test_clusters import _unwrapped
-from tools.offline import MASKED, REPO, RecordingMonitor, run_program
-
-CHART = "kubernetes:helm.sh/v4:Chart"
+from tests.program.conftest import EXAMPLE_STACKS, release
+from tools.offline import MASKED, REPO
 
 
 @pytest.fixture(scope="module")
-def hubs():
+def hubs(example_runs):
     """Each stack's jupyterhub release: (the values as rendered, the values as the provider gets them)."""
     found = {}
     for stack in EXAMPLE_STACKS:
-        monitor = RecordingMonitor()
-        run = run_program(stack, monitor=monitor)
-        (release,) = [r for r in run.of_type(CHART) if r.name == "jupyterhub"]
-        found[stack] = (release.inputs["values"], _unwrapped(monitor.resources[release.urn].state)["values"])
+        chart, values = release(example_runs, stack, "jupyterhub")
+        found[stack] = (chart.inputs["values"], values)
     return found
 
 
