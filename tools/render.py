@@ -24,6 +24,8 @@ from components.errors import OperatorError
 from tools.offline import CHART_TYPE, REPO, OfflineRun, run_program
 
 RESOURCES = "resources.json"
+# libyaml's emitter when PyYAML has it (the hub package's files make large values): same YAML, faster
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _RENDERED_FIELDS = {"urn", "type", "name", "parent", "custom", "inputs", "options"}
 VALUES = "values"
 
@@ -40,7 +42,7 @@ def write_render(run: OfflineRun, out: Path) -> None:
     for chart in run.of_type(CHART_TYPE):
         release = chart.inputs.get("name") or chart.name
         values = chart.inputs.get("values", {})
-        (values_dir / f"{release}.yaml").write_text(yaml.safe_dump(values, sort_keys=True))
+        (values_dir / f"{release}.yaml").write_text(yaml.dump(values, Dumper=_YAML_DUMPER, sort_keys=True))
 
 
 def render(stack: str, out: Path, project_dir: Path = REPO) -> OfflineRun:
