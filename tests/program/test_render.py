@@ -161,7 +161,7 @@ KNOWN_SLOW = {"example-gke": 6.0}
 def test_bench_renders_every_example_stack_within_twice_a_minimal_program(capsys):
     from tools import bench
 
-    ratios = bench.measure(repeat=1)
+    ratios = bench.measure(repeat=2)  # the best of two: one slow start is noise, not a regression
     assert set(ratios) == set(EXAMPLE_STACKS)
     for stack, ratio in ratios.items():
         assert ratio <= KNOWN_SLOW.get(stack, 2.0), f"{stack} renders in {ratio:.2f}x the minimal program"
