@@ -32,6 +32,7 @@ def build_platform(settings: Settings, secrets: StackSecrets) -> None:
     pulumi.export("binderUrl", f"{scheme}://{settings.domains.binder}/")
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("imagePrefix", cluster.registry.image_prefix)
+    pulumi.export("kubernetesVersion", cluster.kubernetes_version)
     if cluster.ingress_address is not None:
         pulumi.export("ingressAddress", cluster.ingress_address)
 

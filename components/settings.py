@@ -507,11 +507,6 @@ class Settings(Model):
                                              "letsencrypt-production, and tls.email")
         return self
 
-    @property
-    def cluster(self) -> Gke | Magnum | Kubeadm | Existing:
-        """The settings block of the chosen platform."""
-        return getattr(self, PLATFORM_BLOCKS[self.platform])
-
 
 # --- reading and explaining -------------------------------------------------
 

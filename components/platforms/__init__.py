@@ -11,9 +11,8 @@ from components.cluster import Cluster
 from components.secrets import StackSecrets
 from components.settings import Settings
 
-_MODULES = {"gke": "gke", "magnum": "magnum", "kubeadm": "kubeadm", "existing": "existing"}
-
 
 def build_cluster(settings: Settings, secrets: StackSecrets) -> Cluster:
-    module = importlib.import_module(f"components.platforms.{_MODULES[settings.platform]}")
+    # Each platform's module is named after it.
+    module = importlib.import_module(f"components.platforms.{settings.platform}")
     return module.build(settings, secrets)

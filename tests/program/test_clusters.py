@@ -13,7 +13,6 @@ from tools.offline import MASKED, OfflineRun
 # API groups whose objects are plain Kubernetes objects (custom resources are checked by their operators).
 BUILT_IN_GROUPS = {"core", "apps", "batch", "storage.k8s.io", "networking.k8s.io", "rbac.authorization.k8s.io",
                    "policy", "scheduling.k8s.io"}
-VERSIONS = {"example-gke": "1.32", "example-magnum": "1.31", "example-kubeadm": "1.31", "local": "1.31"}
 
 
 def _one(run: OfflineRun, type_: str):
@@ -54,7 +53,7 @@ def test_every_plain_kubernetes_object_is_valid_for_the_stacks_version(example_r
         # The object as the provider gets it (secrets included: a render masks whole properties).
         state = unwrapped(monitor.resources[resource.urn].state)
         manifest = {key: value for key, value in state.items() if key != "name"}
-        kubernetes_validate.validate(manifest, VERSIONS[stack], strict=True)
+        kubernetes_validate.validate(manifest, run.outputs["kubernetesVersion"], strict=True)
         checked += 1
     assert checked >= 3  # the storage classes and the hub namespace at least
 
@@ -105,6 +104,7 @@ def test_gke_registry_and_address_are_protected_and_the_push_key_is_secret(runs)
     assert roles == {"roles/artifactregistry.writer", "roles/artifactregistry.reader"}
     assert run.outputs["imagePrefix"] == "europe-west1-docker.pkg.dev/example-binder-123/binder/binder-"
     assert run.outputs["ingressAddress"] == "203.0.113.20"
+    assert run.outputs["kubernetesVersion"] == "1.32"  # what the cluster's objects are validated for
 
 
 def test_magnum_cluster_and_serial_node_groups(runs):

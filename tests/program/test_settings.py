@@ -15,7 +15,7 @@ P = "persistent-binderhub"
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
 def test_example_stacks_load(stack):
     settings = parse_settings(read_stack_config(REPO, stack), stack)
-    assert settings.cluster is getattr(settings, settings.platform)
+    assert getattr(settings, settings.platform) is not None  # the platform's own block
     assert settings.persistence.projects_per_user >= 1
 
 
