@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.charts import chart
+from components.charts import chart, chart_version
 from components.cluster import HUB_NAMESPACE, Cluster
 from components.generated_secrets import GeneratedSecrets
 from components.ingress import Ingress
@@ -23,6 +23,7 @@ from components.settings import Settings
 HUB_PACKAGE = Path(__file__).resolve().parent.parent / "hub" / "persistent_binderhub"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"  # on the hub's sys.path in the z2jh image
 BINDER_CLIENT_ID = "service-binder"
+NETWORK_TOOLS_IMAGE = "quay.io/jupyterhub/k8s-network-tools"  # tagged with the z2jh chart's version
 _AUTHENTICATORS = {"github": "github", "oidc": "generic-oauth", "dummy": "dummy"}
 
 
@@ -48,10 +49,17 @@ def hub_extra_config(settings: Settings, image_prefix: str) -> str:
         f"c.PersistentBinderSpawner.mount_projects = {persistence.mount_projects!r}",
         f"c.PersistentBinderSpawner.allowed_image_prefixes = {json.dumps([image_prefix])}",
         f"c.PersistentBinderSpawner.binder_url = {json.dumps(binder_url)}",
+        f"c.PersistentBinderSpawner.maintenance_image = {json.dumps(maintenance_image(settings))}",
         "# Volumes outlive their users: only an explicit deletion removes project files.",
         "c.PersistentBinderSpawner.delete_pvc = False",
     ]
     return "\n".join(lines) + "\n"
+
+
+def maintenance_image(settings: Settings) -> str:
+    """The deployment's image that prepares user volumes: the settings', or the chart's network tools."""
+    return (settings.persistence.maintenance_image
+            or f"{NETWORK_TOOLS_IMAGE}:{chart_version(settings, 'jupyterhub')}")
 
 
 def url_scheme(settings: Settings) -> str:

@@ -71,11 +71,15 @@ _GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|highg
                                r"medium|custom)(-[0-9]+){0,2}(-ext)?$")
 _MINOR_VERSION = re.compile(r"^1\.[0-9]+$")
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+# An image with a tag or a digest: what runs with a user's whole volume is never a moving `latest`.
+_PINNED_IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
+                           r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64}|"
+                           r":[A-Za-z0-9_][A-Za-z0-9._-]{0,127}@sha256:[a-f0-9]{64})")
 
 
 def _matching(pattern: re.Pattern[str], expected: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):  # not match: `$` would let a trailing newline through
             raise ValueError(f"{value!r} is not valid: expected {expected}")
         return value
 
@@ -90,7 +94,7 @@ def _cidr(value: str) -> str:
 
 
 def _https_url(value: str) -> str:
-    if not re.match(r"^https://[a-z0-9.-]+(:[0-9]+)?(/\S*)?$", value):
+    if not re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?(/\S*)?", value):
         raise ValueError(f"{value!r} is not valid: expected an https:// URL")
     return value
 
@@ -119,6 +123,8 @@ HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 Regex = Annotated[str, AfterValidator(_regex)]
 ChartVersion = Annotated[str, _matching(_CHART_VERSION, "a chart version such as 4.4.0 or v1.21.1")]
 NonEmpty = Annotated[str, Field(min_length=1)]
+PinnedImage = Annotated[str, _matching(_PINNED_IMAGE, "an image with a tag or digest, such as "
+                                                      "quay.io/jupyterhub/k8s-network-tools:4.4.0")]
 
 
 class Model(BaseModel):
@@ -426,6 +432,9 @@ class Storage(Model):
 class Persistence(Model):
     projects_per_user: int = Field(5, ge=1)
     mount_projects: bool = True
+    # The one image that sees a user's whole volume (see hub/README.md); by default z2jh's
+    # network-tools image of the chart's version, which user nodes pull for the chart anyway.
+    maintenance_image: PinnedImage | None = None
 
 
 class Servers(Model):

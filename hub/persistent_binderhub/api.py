@@ -20,7 +20,7 @@ from tornado import web
 
 READ_SCOPE = "custom:projects:read"
 WRITE_SCOPE = "custom:projects:write"
-_PROJECT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+_PROJECT_ID = re.compile(r"[a-z0-9-]{1,64}")  # fullmatch: `$` would let a trailing newline through
 
 
 class _ProjectsHandler(APIHandler):
@@ -52,7 +52,7 @@ class ProjectsAPIHandler(_ProjectsHandler):
 
 class ProjectAPIHandler(_ProjectsHandler):
     async def delete(self, user_name: str, project_id: str) -> None:
-        if not _PROJECT_ID.match(project_id):
+        if not _PROJECT_ID.fullmatch(project_id):
             raise web.HTTPError(400, "Malformed project id.")
         spawner = self._spawner_of(user_name, WRITE_SCOPE)
         if spawner.active:

@@ -7,6 +7,7 @@ In the chart's `hub.extraConfig`:
     c.PersistentBinderSpawner.projects_limit = 5
     c.PersistentBinderSpawner.allowed_image_prefixes = ["registry.example.org/binder/"]
     c.PersistentBinderSpawner.binder_url = "https://binder.example.org/"
+    c.PersistentBinderSpawner.maintenance_image = "quay.io/jupyterhub/k8s-network-tools:4.4.0"
 """
 
 from __future__ import annotations

@@ -2,15 +2,20 @@
 
 A launch comes either from BinderHub (its `user_options`: image, repo_url, binder_*)
 or from the home page's project table (`{"project_id": ...}`, relaunched with the
-stored image, no build). The pod gets:
+stored image, no build). A project's image is untrusted code (any repository's), so the
+pod gets, after the chart's own init containers:
 
-- an init container running the project's own image, which removes the folders of
-  deleted projects, moves a plain JupyterHub home into `previous-home` once, and
-  seeds the project's folder from the image's home only if the folder is missing;
-- the project's folder mounted as the home directory (`subPath`), and the whole
-  volume at `/projects`.
+- `project-prepare`, in the deployment's own `maintenance_image`, the only container
+  that sees the user's whole volume: removes the folders of deleted projects, moves a
+  plain JupyterHub home into `previous-home` once, cleans leftovers, and makes a staging
+  folder when the project's folder is new (volume-maintenance.sh);
+- `project-seed`, in the project's image, with nothing but that staging folder
+  mounted: copies the image's home into it (seed-project.sh);
+- `project-finish`, in the maintenance image again: moves the copy into place;
+- the notebook container, with the project's folder as its home (`subPath`) and the
+  whole volume at `/projects` only when `mount_projects` is on.
 
-The project state (see projects.py) changes only when a launch succeeded.
+The project state (see projects.py) changes only when a launch's pod really started.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import re
 from dataclasses import replace
 from importlib.resources import files
 
-from kubernetes_asyncio.client.models import V1Container, V1VolumeMount
+from kubernetes_asyncio.client.models import V1Container, V1EnvVar, V1VolumeMount
 from kubespawner import KubeSpawner
 from tornado import web
 from traitlets import Bool, Integer, List, Unicode, default
@@ -30,6 +35,7 @@ from persistent_binderhub.projects import (
     MAX_URL_LENGTH,
     PREVIOUS_HOME,
     Launching,
+    LaunchReport,
     Project,
     ProjectError,
     ProjectsState,
@@ -42,13 +48,22 @@ from persistent_binderhub.projects import (
     project_id,
 )
 
-# The init container's program, kept in a file so it is read (and shellchecked) as a whole.
-# Every user-derived value reaches it as an argument, never inside the script text.
-SEED_SCRIPT = files("persistent_binderhub").joinpath("seed-projects.sh").read_text()
-SEED_MOUNT = "/mnt/user-volume"  # where the init container sees the user's volume: never inside a home
+# The init containers' programs, kept in files so they are read (and shellchecked) as a whole.
+# Every user-derived value reaches them as an argument, never inside the script text.
+VOLUME_SCRIPT = files("persistent_binderhub").joinpath("volume-maintenance.sh").read_text()
+SEED_SCRIPT = files("persistent_binderhub").joinpath("seed-project.sh").read_text()
+VOLUME_MOUNT = "/mnt/user-volume"  # where the maintenance containers see the user's volume
+STAGING_MOUNT = "/mnt/project-seed"  # where the project's image sees its staging folder, and nothing else
+STAGING_PREFIX = ".seeding-"  # the staging folder of FOLDER is .seeding-FOLDER, made by project-prepare
+# Where each init container leaves its report: the Kubernetes termination message, read back
+# from the pod's status once it started.
+REPORT_PATH = "/dev/termination-log"
+MAINTENANCE_CONTAINERS = ("project-prepare", "project-finish")
+# What BinderHub's own spawner mixin passes from user_options to the server's environment.
 BINDER_FIELDS = ("binder_ref_url", "binder_launch_host", "binder_request", "binder_persistent_request")
-_IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
-                    r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+CLIENT_IP_FIELD = "binder_client_ip"  # in the pod's environment only: never kept in the state
+_IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
+                    r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?")
 
 
 class PersistentBinderSpawner(KubeSpawner):
@@ -62,6 +77,10 @@ class PersistentBinderSpawner(KubeSpawner):
                                   help="Image name prefixes a launch may use (BinderHub's image_prefix).")
     binder_url = Unicode("", config=True, help="The BinderHub form, for the 'New project' link.")
     default_image = Unicode(config=True, help="The image of the previous-home project.")
+    maintenance_image = Unicode("", config=True,
+                                help="The deployment's own image (pinned) that prepares the user volume: "
+                                     "the only container that sees all of it. Needs a POSIX sh with "
+                                     "cp, mv, rm, chmod and mktemp (busybox or coreutils).")
     folder_name_max_length = Integer(100, min=20, max=255, config=True,
                                      help="The longest project folder name.")
 
@@ -92,12 +111,23 @@ class PersistentBinderSpawner(KubeSpawner):
     def projects_state(self) -> ProjectsState:
         return self._projects
 
+    _client_ip: str | None = None  # of the BinderHub launch under way; never stored
+
     def load_state(self, state: dict) -> None:
         super().load_state(state)
         self._projects = ProjectsState.from_state(state)
+        if self._projects.foreign is not None:
+            self.log.error("The projects of %s are stored in a format this hub cannot read (version %r): "
+                           "kept unchanged, launches refused until the hub is upgraded.", self.user.name,
+                           self._projects.foreign.get("version"))
+        elif self._projects.kept_aside:
+            self.log.warning("Parts of the stored projects of %s could not be read and are kept aside "
+                             "unchanged in the spawner state (kept_aside): %d entries", self.user.name,
+                             len(self._projects.kept_aside))
 
     def get_state(self) -> dict:
-        return {**super().get_state(), **self._projects.to_dict()}
+        # KubeSpawner's own keys last: a foreign state kept verbatim never overrides them.
+        return {**self._projects.to_dict(), **super().get_state()}
 
     # clear_state (called before every start and after every stop) keeps the projects:
     # KubeSpawner's clear_state resets only the pod's own values.
@@ -118,6 +148,10 @@ class PersistentBinderSpawner(KubeSpawner):
         projects = self._projects.projects
         return projects[0].id if projects and self.ready and not self._projects.launching else None
 
+    @property
+    def at_project_limit(self) -> bool:
+        return self._projects.at_limit(self.projects_limit)
+
     # --- launching --------------------------------------------------------
 
     def start(self):
@@ -126,13 +160,20 @@ class PersistentBinderSpawner(KubeSpawner):
         Not a coroutine, so the record is in the database before the pod exists: after a hub
         restart, poll() finds out how the launch ended.
         """
+        options = self.user_options or {}
         try:
-            launching = self.plan_launch(self.user_options or {})
+            launching = self.plan_launch(options)
+            self._client_ip = _checked_text(options[CLIENT_IP_FIELD], CLIENT_IP_FIELD) \
+                if options.get(CLIENT_IP_FIELD) and "image" in options else None
         except ProjectError as exc:
             raise web.HTTPError(400, str(exc)) from None
         self.log.info("Launching project %s (%s) for %s", launching.project.id, launching.project.display_name,
                       self.user.name)
         self.set_projects(replace(self._projects, launching=launching))
+        # JupyterHub starts a bare spawn (/hub/spawn, a POST without a body) with the options of
+        # the last launch: make those name this project, so that such a spawn relaunches it with
+        # its files, or is refused once it was deleted, and never builds a deleted one again.
+        self.user_options = self.orm_spawner.user_options = {"project_id": launching.project.id}
         return asyncio.ensure_future(self._start_recorded())
 
     async def _start_recorded(self):
@@ -142,15 +183,39 @@ class PersistentBinderSpawner(KubeSpawner):
             self.set_projects(self._projects.without_launching())
             raise
         # Only now, with the pod running, is the launch part of the user's projects.
-        self.set_projects(self._projects.launched())
+        self.set_projects(self._projects.launched(self._launch_report(self._pod())))
         return url
 
     async def poll(self):
         status = await super().poll()
         if self._projects.launching and not self._start_pending:
             # A launch the hub lost track of (it restarted meanwhile): its pod tells how it ended.
-            self.set_projects(self._projects.launched() if status is None else self._projects.without_launching())
+            # A pod still Pending has not run its init containers: settled at a later poll.
+            pod = self._pod()
+            phase = pod["status"].get("phase") if status is None and pod else None
+            if phase == "Running":
+                self.set_projects(self._projects.launched(self._launch_report(pod)))
+            elif phase != "Pending":
+                self.set_projects(self._projects.without_launching())
         return status
+
+    def _pod(self) -> dict | None:
+        """The user's pod as KubeSpawner's pod reflector last saw it."""
+        reflector = self.pod_reflector
+        return reflector.pods.get(f"{self.namespace}/{self.pod_name}") if reflector else None
+
+    def _launch_report(self, pod: dict | None) -> LaunchReport:
+        """What the init containers reported (their termination messages), logged for the admin."""
+        statuses = ((pod or {}).get("status") or {}).get("initContainerStatuses") or []
+        lines = [line.split() for status in statuses if status.get("name") in (*MAINTENANCE_CONTAINERS, "project-seed")
+                 for line in (((status.get("state") or {}).get("terminated") or {}).get("message") or "").splitlines()]
+        for words in lines:
+            if words and words[0] != "adopted":
+                self.log.warning("Launch of %s for %s: %s", self.launching_project.display_name, self.user.name,
+                                 " ".join(words))
+        return LaunchReport(
+            kept_pending=tuple(w[1] for w in lines if len(w) == 2 and w[0] == "kept-pending"),
+            adopted_folder=next((w[1] for w in lines if len(w) == 2 and w[0] == "adopted"), None))
 
     @property
     def launching_project(self) -> Project | None:
@@ -166,7 +231,9 @@ class PersistentBinderSpawner(KubeSpawner):
             if not project.image:
                 raise ProjectError(f"Project {project.display_name} has no image: launch it again "
                                    f"from the BinderHub form to rebuild it.")
-            if project.id != PREVIOUS_HOME:  # which runs the deployment's own default image
+            if project.id == PREVIOUS_HOME:  # the deployment's default image of today, never a stored one
+                project = replace(project, image=self.default_image)
+            else:
                 self._checked_image(project.image)
         elif "image" in options:
             project = self._project_from_binder(options, state)
@@ -184,7 +251,7 @@ class PersistentBinderSpawner(KubeSpawner):
                   for key in BINDER_FIELDS if options.get(key)}
         ref = checked_ref(image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else "latest")
         existing = state.find(project_id(repo_url))
-        if existing is None and state.repository_count >= self.projects_limit:
+        if existing is None and state.at_limit(self.projects_limit):
             raise ProjectError(
                 f"You already have {state.repository_count} projects, the most this hub keeps per user. "
                 f"Delete one on your home page to start {display_name(repo_url, binder.get('request'))}.")
@@ -195,7 +262,7 @@ class PersistentBinderSpawner(KubeSpawner):
             last_used=existing.last_used if existing else None, binder=binder)
 
     def _checked_image(self, image: object) -> str:
-        if not isinstance(image, str) or len(image) > 512 or not _IMAGE.match(image):
+        if not isinstance(image, str) or len(image) > 512 or not _IMAGE.fullmatch(image):
             raise ProjectError("The image name is not a valid container image reference.")
         if not any(prefix and image.startswith(prefix) for prefix in self.allowed_image_prefixes):
             raise ProjectError(f"Image {image} is not from this hub's registry: only images built by this "
@@ -212,6 +279,8 @@ class PersistentBinderSpawner(KubeSpawner):
             env["JUPYTER_IMAGE"] = env["JUPYTER_IMAGE_SPEC"] = project.image
             env["BINDER_REPO_URL"] = project.repo_url
             env.update({f"BINDER_{key.upper()}": value for key, value in project.binder.items()})
+            if self._client_ip:
+                env["BINDER_CLIENT_IP"] = self._client_ip
         return env
 
     async def get_pod_manifest(self):
@@ -228,33 +297,54 @@ class PersistentBinderSpawner(KubeSpawner):
         # z2jh's static storage) the sub-path the home was mounted from.
         volume_part = home.sub_path
         notebook.image = project.image
-        home.sub_path = f"{volume_part}/{project.folder}" if volume_part else project.folder
+        home.sub_path = _within(volume_part, project.folder)
         if self.mount_projects:
             notebook.volume_mounts.append(
                 V1VolumeMount(name=home.name, mount_path=self.projects_mount_path, sub_path=volume_part))
         # After the chart's own init containers: z2jh's block-cloud-metadata must run before
         # any code from the project's image does.
-        volume = V1VolumeMount(name=home.name, mount_path=SEED_MOUNT, sub_path=volume_part)
-        pod.spec.init_containers = [*(pod.spec.init_containers or []), self._seed_container(notebook, volume)]
+        pod.spec.init_containers = [*(pod.spec.init_containers or []),
+                                    *self._volume_containers(notebook, home.name, volume_part)]
         return pod
 
     @property
     def _home(self) -> str:
         return self.home_mount_path.rstrip("/")
 
-    def _seed_container(self, notebook: V1Container, volume: V1VolumeMount) -> V1Container:
+    def _volume_containers(self, notebook: V1Container, volume_name: str, volume_part: str | None
+                           ) -> list[V1Container]:
+        """project-prepare, project-seed and project-finish (see the module docstring)."""
+        if not self.maintenance_image:
+            raise web.HTTPError(500, "c.PersistentBinderSpawner.maintenance_image is not set: the hub "
+                                     "cannot prepare the user volume.")
         launch = self._projects.launching
-        arguments = [SEED_MOUNT, launch.project.folder, self._home,
-                     "adopt" if launch.adopted else "keep", *launch.deletions]
-        return V1Container(
-            name="project-manager",
-            image=launch.project.image,
-            image_pull_policy=notebook.image_pull_policy,
-            command=["/bin/sh", "-c", SEED_SCRIPT, "seed-projects", *arguments],
-            security_context=copy.deepcopy(notebook.security_context),
-            resources=copy.deepcopy(notebook.resources),
-            volume_mounts=[volume],
-        )
+        folder = launch.project.folder
+        volume = V1VolumeMount(name=volume_name, mount_path=VOLUME_MOUNT, sub_path=volume_part)
+        staging = V1VolumeMount(name=volume_name, mount_path=STAGING_MOUNT,
+                                sub_path=_within(volume_part, STAGING_PREFIX + folder))
+
+        def container(name: str, image: str, pull_policy: str | None, *, script: str, arguments: list[str],
+                      mount: V1VolumeMount) -> V1Container:
+            return V1Container(
+                name=name, image=image, image_pull_policy=pull_policy, command=["/bin/sh", "-c", script, *arguments],
+                env=[V1EnvVar(name="REPORT_FILE", value=REPORT_PATH)], termination_message_path=REPORT_PATH,
+                # the notebook's user, so that every file on the volume stays the user's own
+                security_context=copy.deepcopy(notebook.security_context),
+                resources=copy.deepcopy(notebook.resources), volume_mounts=[copy.deepcopy(mount)])
+
+        return [
+            container("project-prepare", self.maintenance_image, "IfNotPresent", script=VOLUME_SCRIPT,
+                      arguments=["volume-maintenance", "prepare", VOLUME_MOUNT, folder,
+                                 "adopt" if launch.adopted else "keep", *launch.deletions], mount=volume),
+            container("project-seed", launch.project.image, notebook.image_pull_policy, script=SEED_SCRIPT,
+                      arguments=["seed-project", self._home, STAGING_MOUNT], mount=staging),
+            container("project-finish", self.maintenance_image, "IfNotPresent", script=VOLUME_SCRIPT,
+                      arguments=["volume-maintenance", "finish", VOLUME_MOUNT, folder], mount=volume),
+        ]
+
+
+def _within(volume_part: str | None, name: str) -> str:
+    return f"{volume_part}/{name}" if volume_part else name
 
 
 def _checked_text(value: object, key: str) -> str:

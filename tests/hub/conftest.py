@@ -26,6 +26,7 @@ contexts: [{name: none, context: {cluster: none, user: none}}]
 current-context: none
 """
 REGISTRY = "registry.example.org/binder/"
+MAINTENANCE_IMAGE = "quay.io/jupyterhub/k8s-network-tools:4.4.0"
 
 
 # KubeSpawner loads a kubeconfig even when mocked, from a location read when
@@ -82,6 +83,7 @@ def make_spawner(loop):
                 "image": "quay.io/jupyter/base-notebook:2025-01-01",
                 "allowed_image_prefixes": [REGISTRY],
                 "binder_url": "https://binder.example.org/",
+                "maintenance_image": MAINTENANCE_IMAGE,
                 # as z2jh >= 4.3 sets them: dicts keyed by name
                 "volumes": {"volume-{user_server}": {"name": "volume-{user_server}",
                                                      "persistentVolumeClaim": {"claimName": "claim-{user_server}"}}},
@@ -96,3 +98,30 @@ def make_spawner(loop):
         return loop.run_until_complete(build())
 
     return make
+
+
+class FakePodReflector:
+    """KubeSpawner's pod reflector: the pods as the Kubernetes API last showed them."""
+
+    def __init__(self) -> None:
+        self.pods: dict[str, dict] = {}
+
+    def show(self, spawner, phase: str, reports: dict[str, str] | None = None) -> None:
+        """The user's pod in `phase`, its init containers terminated with these reports."""
+        statuses = [{"name": name, "state": {"terminated": {"exitCode": 0, "message": message}}}
+                    for name, message in (reports or {}).items()]
+        self.pods[f"{spawner.namespace}/{spawner.pod_name}"] = {
+            "metadata": {"name": spawner.pod_name}, "status": {"phase": phase, "initContainerStatuses": statuses}}
+
+    def remove(self, spawner) -> None:
+        self.pods.pop(f"{spawner.namespace}/{spawner.pod_name}", None)
+
+
+@pytest.fixture
+def reflector(monkeypatch):
+    """The spawners' pod reflector (KubeSpawner keeps one per namespace, shared by all spawners)."""
+    from persistent_binderhub.spawner import PersistentBinderSpawner
+
+    fake = FakePodReflector()
+    monkeypatch.setattr(PersistentBinderSpawner, "reflectors", {("pods", "default"): fake})
+    return fake

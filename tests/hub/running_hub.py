@@ -70,6 +70,7 @@ PASSWORD = "correct horse battery staple"
 REGISTRY = "registry.example.org/binder/"
 BINDER_URL = "https://binder.example.org/"
 DEFAULT_IMAGE = f"{REGISTRY}default-image:2025.1"
+MAINTENANCE_IMAGE = "quay.io/jupyterhub/k8s-network-tools:4.4.0"
 NAMESPACE = "binder-test"
 STARTUP_TIMEOUT = 30.0
 
@@ -360,6 +361,7 @@ c.PersistentBinderSpawner.projects_limit = {projects_limit!r}
 c.PersistentBinderSpawner.allowed_image_prefixes = [{REGISTRY!r}]
 c.PersistentBinderSpawner.binder_url = {BINDER_URL!r}
 c.PersistentBinderSpawner.default_image = {DEFAULT_IMAGE!r}
+c.PersistentBinderSpawner.maintenance_image = {MAINTENANCE_IMAGE!r}
 
 # What z2jh and binderhub-service set around it (hub.redirectToServer: false, no cleanup
 # of servers on hub restart, the proxy in its own process and not started by the hub):

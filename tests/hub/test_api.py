@@ -30,6 +30,10 @@ LEGACY = {
     ],
     "deleted_projects": ["https://github.com/carol/gone"],
 }
+# States this hub cannot (fully) read: damaged, and written by a newer version.
+DAMAGED = {"version": 2, "projects": [BOB[0].to_dict(), {"folder": ["x"]}], "pending_deletions": 5,
+           "launching": "junk"}
+FOREIGN = {"version": 3, "projects": {"new": "shape"}, "pending_deletions": ["github.com_otto_x"]}
 # Users of one test each: that test may change their projects.
 DELETERS = ("erin", "fred", "gina", "hana", "ivan", "jack")
 
@@ -43,6 +47,8 @@ def hub(tmp_path_factory):
         "dave": SeedUser(state_of(*DAVE), running=True),
         "lima": SeedUser(state_of(*FULL, pending=("github.com_lima_old",))),
         "newbie": SeedUser(None),
+        "dora": SeedUser(DAMAGED),
+        "otto": SeedUser(FOREIGN),
         **{name: SeedUser(state_of(*ALICE)) for name in DELETERS},
     }
     with running_hub(tmp_path_factory.mktemp("api-hub"), users, admins=("ada",), base_url="/jh/",
@@ -117,6 +123,28 @@ def test_the_earlier_persistent_binderhubs_state_is_listed_migrated(hub):
     assert all(len(p["id"]) == 12 for p in projects)
     # Read-only: listing does not rewrite the stored state.
     assert hub.spawner_state("carol") == LEGACY
+
+
+def test_a_damaged_state_answers_what_it_can_read(hub):
+    """Not a 500: the readable projects are listed; the rest stays in the database, for an admin."""
+    assert hub.get("projects/dora", "dora").json() == listing(BOB[0])
+    assert hub.login("dora").get(hub.hub_url("home"), timeout=10).status_code == 200
+    assert hub.spawner_state("dora") == DAMAGED
+
+
+def test_a_state_of_a_newer_hub_is_shown_as_unreadable_and_never_launched(hub):
+    assert hub.get("projects/otto", "otto").json() == listing()
+    page = hub.login("otto").get(hub.hub_url("home"), timeout=10)
+    assert page.status_code == 200
+    assert 'id="projects-unreadable"' in page.text
+    before = _kubernetes_calls(hub)
+    response = requests.post(hub.api_url("users/otto/server"), headers=auth(hub.token("otto")), timeout=30,
+                             json={"image": f"{REGISTRY}x:1", "repo_url": "https://github.com/otto/x"})
+    assert_error(response, 400, "Your projects are stored in a format this hub cannot read (a newer version of "
+                                "it wrote them): ask the hub's administrators to upgrade it.")
+    assert _kubernetes_calls(hub) == before
+    stored = hub.spawner_state("otto")
+    assert {key: stored[key] for key in FOREIGN} == FOREIGN  # beside KubeSpawner's own keys, unchanged
 
 
 def test_the_api_lives_under_base_url(hub):

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from persistent_binderhub.projects import previous_home_project
 from playwright.sync_api import Page, expect
 
 from tests.hub.running_hub import (
     BINDER_URL,
+    DEFAULT_IMAGE,
     PASSWORD,
     SeedUser,
     browser,  # noqa: F401 (the fixture, used by name below)
@@ -43,6 +45,8 @@ GUS = state_of(replace(project("https://github.com/gus/broken"), folder="../esca
 # The earlier persistent BinderHub's format, most recent last.
 CAROL = {"projects": [["https://github.com/carol/old.git", "registry.example.org/binder/old:abc", "abc",
                        "gh/carol/old", "never"]]}
+# Two repositories and the previous home: below the limit of 3, which counts repositories only.
+HUGO = state_of(*ERIN[:2], previous_home_project(DEFAULT_IMAGE))
 
 
 
@@ -50,7 +54,7 @@ CAROL = {"projects": [["https://github.com/carol/old.git", "registry.example.org
 def hub(tmp_path_factory):
     users = {"erin": SeedUser(state_of(*ERIN)), "dave": SeedUser(state_of(*DAVE), running=True),
              "carol": SeedUser(CAROL), "gus": SeedUser(GUS),
-             "mallory": SeedUser(state_of(*MALLORY))}
+             "mallory": SeedUser(state_of(*MALLORY)), "hugo": SeedUser(HUGO)}
     with running_hub(tmp_path_factory.mktemp("e2e-hub"), users, base_url="/jh/", projects_limit=LIMIT) as running:
         yield running
 
@@ -127,6 +131,14 @@ def test_the_table_shows_the_stored_projects_and_the_limit(page, hub, tmp_path):
 
     page.screenshot(path=str(tmp_path / "home-at-limit.png"), full_page=True)
     print(f"screenshot: {tmp_path / 'home-at-limit.png'}")
+
+
+def test_the_previous_home_does_not_count_towards_the_limit(page, hub):
+    """As the spawner counts: with two repositories of three, a new project can start."""
+    log_in(page, hub, "hugo")
+    expect(rows(page)).to_have_count(3)
+    expect(page.locator("#projects-limit")).to_contain_text(f"You have 2 of at most {LIMIT} projects.")
+    expect(page.locator("#new-project")).not_to_have_class(re.compile(r"\bdisabled\b"))
 
 
 def test_deleting_a_project_through_its_confirmation_dialog(page, hub, tmp_path):

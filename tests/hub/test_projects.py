@@ -191,14 +191,17 @@ def test_migration_from_dicts():
     legacy = {"projects": [
         {"repo_url": "https://gitlab.com/group/repo", "image": "img:1", "ref": "1",
          "display_name": "gl/group/repo", "last_used": "2021-05-05T10:00:00Z"},
-        {"repo_url": "not a url"},  # unreadable entries are skipped, not fatal
+        {"repo_url": "not a url"},  # odd, but a project: kept, in the folder the earlier spawner gave it
         {"repo_url": "https://gitlab.com/group/repo/", "image": "img:2"},  # the same repository, used later
     ], "deleted_projects": []}
     state = ProjectsState.from_state(legacy)
-    assert len(state.projects) == 1
+    assert [p.repo_url for p in state.projects] == ["https://gitlab.com/group/repo", "not a url"]
     assert state.projects[0].image == "img:2"  # the newer entry wins
     assert state.projects[0].folder == "gl_group_repo"
     assert state.projects[0].display_name == "gl/group/repo"
+    assert state.projects[1].folder == legacy_folder_name("not a url")
+    # The older entry of the same repository is kept aside, not dropped.
+    assert [e["value"]["image"] for e in state.kept_aside] == ["img:1"]
 
 
 def test_a_launch_is_recorded_then_settled():
@@ -219,10 +222,9 @@ def test_a_launch_is_recorded_then_settled():
 
 def test_folders_in_use_are_never_pending_deletion():
     live = _project("a")
-    # A deletion queued for the folder of a live project (or of the launch under way) is dropped.
+    # A deletion queued for the folder of a kept project is dropped. (Not for the launch under way:
+    # it removes the deleted folder first, see test_a_deleted_folder_launched_again_...)
     assert ProjectsState((live,), (live.folder, "other")).pending_deletions == ("other",)
-    launching = ProjectsState((), (live.folder,), launching=Launching(live, ()))
-    assert launching.pending_deletions == ()
     stored = {"version": 2, "projects": [live.to_dict()], "pending_deletions": [live.folder, "../x", "ok"]}
     assert ProjectsState.from_state(stored).pending_deletions == ("ok",)
 
@@ -239,12 +241,16 @@ def test_migrated_deletions_never_remove_a_live_project(live, deleted):
     assert state.pending_deletions == ()
 
 
-def test_damaged_entries_are_skipped():
+def test_damaged_entries_are_kept_aside():
     good = _project("a")
     stored = {"version": 2, "projects": [{"id": "x"}, good.to_dict(), "junk"], "launching": {"project": {}}}
     state = ProjectsState.from_state(stored)
     assert state.projects == (good,)
     assert state.launching is None
+    assert state.kept_aside == ({"key": "projects", "value": {"id": "x"}}, {"key": "projects", "value": "junk"},
+                                {"key": "launching", "value": {"project": {}}})
+    # Kept aside for good: written back and read again, nothing is lost or duplicated.
+    assert ProjectsState.from_state(state.to_dict()) == state
 
 
 def test_the_limit_counts_repositories_not_the_previous_home():
@@ -270,3 +276,129 @@ def test_adopting_the_previous_home_adds_it_once():
     assert not after.adopt_previous_home
     again = after.with_launching(_project("b"), adopted=home).launched()
     assert [p.id for p in again.projects].count(PREVIOUS_HOME) == 1
+
+
+# --- damaged, odd and foreign states (issue 8) ---------------------------------------
+
+ODD_LEGACY_URLS = ["https://bücher.example/org/repo", "https://my_host.example.org/org/repo",
+                   "https://github.com/org/my repo", "https://github.com/org/repo?ref=" + "r" * 2100, "https://[::1/x"]
+
+
+@pytest.mark.parametrize("url", ODD_LEGACY_URLS)
+def test_migration_keeps_projects_whose_url_todays_rules_refuse(url):
+    # ...and a legacy deletion that maps to the same folder never removes their files.
+    legacy = {"projects": [[url, "img:1", "1", "my project", "never"]], "deleted_projects": [url + "/"]}
+    state = ProjectsState.from_state(legacy)
+    (project,) = state.projects
+    assert (project.folder, project.display_name) == (legacy_folder_name(url), "my project")
+    assert legacy_folder_name(url + "/") == project.folder
+    assert state.pending_deletions == ()
+    assert ProjectsState.from_state(state.to_dict()) == state
+
+
+@pytest.mark.parametrize("url", ["https://[::1/x", "https://ex\uff03ample.org/x", "https://exa\u2100mple.org/x"])
+def test_urls_that_break_urlsplit_are_refused_cleanly(url):
+    with pytest.raises(ProjectError, match="not a repository URL"):
+        canonical_repo_url(url)
+
+
+# (A URL's surrounding whitespace is stripped: a pasted URL with a newline is the same repository.)
+@pytest.mark.parametrize(("check", "value"), [(checked_ref, "main\n"), (checked_ref, "v1.0\n"),
+                                              (canonical_repo_url, "https://github.com\n/a/b")])
+def test_a_trailing_newline_is_refused(check, value):
+    with pytest.raises(ProjectError):
+        check(value)
+
+
+def test_a_trailing_newline_is_no_safe_folder():
+    assert not is_safe_folder("repo\n")
+    assert not is_safe_folder("gh_org_repo\n")
+    assert ProjectsState(pending_deletions=("repo\n",)).pending_deletions == ()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+    | st.sampled_from(["https://[::1/x", "previous-home", "github.com_org_repo", "https://github.com/org/repo"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20)
+PROJECT_FIELDS = ("id", "repo_url", "ref", "image", "display_name", "folder", "last_used", "binder")
+state_keys = st.sampled_from(["version", "projects", "pending_deletions", "adopt_previous_home", "launching",
+                              "kept_aside", "deleted_projects", "pod_name"])
+damaged_states = st.one_of(
+    json_values,
+    st.dictionaries(state_keys, json_values, max_size=6),
+    st.dictionaries(state_keys, json_values, max_size=5).map(lambda d: {**d, "version": 2}),
+    st.builds(lambda projects, extra: {"version": 2, "projects": projects, **extra},
+              st.lists(st.fixed_dictionaries({}, optional=dict.fromkeys(PROJECT_FIELDS, json_values)), max_size=3),
+              st.dictionaries(state_keys, json_values, max_size=3)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(damaged_states)
+def test_reading_any_state_never_raises_and_loses_nothing(stored):
+    import json
+
+    state = ProjectsState.from_state(stored)
+    written = state.to_dict()
+    json.dumps(written)  # storable as the hub stores it
+    again = ProjectsState.from_state(written)
+    assert again == state  # reading what was written changes nothing: stable, nothing lost or doubled
+    # Every folder of a stored project is protected: never pending deletion.
+    assert not set(state.pending_deletions) & {p.folder for p in state.projects}
+
+
+@pytest.mark.parametrize("version", [3, "2", 2.0, True, None])
+def test_a_state_of_an_unknown_version_is_never_misread(version):
+    stored = {"version": version, "projects": [{"repo_url": "https://github.com/org/a"}],
+              "pending_deletions": ["gh_org_a"], "pod_name": "jupyter-alice"}
+    state = ProjectsState.from_state(stored)
+    assert state.projects == ()
+    assert state.pending_deletions == ()
+    assert state.to_dict() == {k: v for k, v in stored.items() if k != "pod_name"}  # written back as it was
+    with pytest.raises(ProjectError, match="format this hub cannot read"):
+        state.with_launching(_project("a"), adopted=None)
+
+
+def test_migration_is_linear():
+    import time
+
+    def timed(count: int) -> float:
+        legacy = {"projects": [[f"https://github.com/org/repo-{n}", "img:1", "1", "n", "never"]
+                               for n in range(count)], "deleted_projects": [f"https://github.com/org/old-{n}"
+                                                                           for n in range(count)]}
+        start = time.perf_counter()
+        state = ProjectsState.from_state(legacy)
+        assert len(state.projects) == len(state.pending_deletions) == count
+        return time.perf_counter() - start
+
+    small, large = min(timed(10_000) for _ in range(2)), timed(100_000)
+    assert large < 10 * small * 2  # ten times the entries, about ten times the time (quadratic: a hundred)
+    assert large < 5.0
+
+
+def test_a_stale_launch_record_never_cancels_a_deletion():
+    """The hub restarted during a launch of `a`; then `a` was deleted (no server runs): settling the
+    old record must not bring `a`, and so its deleted files, back."""
+    a, b = _project("a"), _project("b")
+    state = ProjectsState((a, b)).with_launching(a, adopted=None).without(a.id)
+    assert state.launching is None
+    assert state.pending_deletions == (a.folder,)
+
+
+def test_a_deleted_folder_launched_again_is_removed_by_that_launch_first():
+    a = _project("a")
+    deleted = ProjectsState((a,)).without(a.id)
+    launching = deleted.with_launching(a, adopted=None)
+    assert launching.launching.deletions == (a.folder,)  # the launch's init containers remove it first
+    after = launching.launched()
+    assert [p.id for p in after.projects] == [a.id]
+    assert after.pending_deletions == ()
+    # Failed: still pending, so the next launch removes it again before using the folder.
+    assert launching.without_launching().pending_deletions == (a.folder,)
+
+
+def test_the_limit_has_one_definition():
+    state = ProjectsState((_project("a"), previous_home_project("img")))
+    assert not state.at_limit(2)
+    assert state.at_limit(1)

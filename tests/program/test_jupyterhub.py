@@ -99,6 +99,7 @@ def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
         print(json.dumps({{"class": module, "file": sys.modules[module].__file__,
                           "limit": spawner.projects_limit, "prefixes": spawner.allowed_image_prefixes,
                           "binder": spawner.binder_url, "delete_pvc": spawner.delete_pvc,
+                          "maintenance": spawner.maintenance_image,
                           "handlers": [h[0] for h in app.extra_handlers]}}))
     """)
     import json
@@ -112,6 +113,7 @@ def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
     assert produced["prefixes"] == ["europe-west1-docker.pkg.dev/example-binder-123/binder/binder-"]
     assert produced["binder"] == "https://binder.example.org/"
     assert produced["delete_pvc"] is False
+    assert produced["maintenance"] == "quay.io/jupyterhub/k8s-network-tools:4.4.0"  # the chart's version
     assert "/api/projects/([^/]+)" in produced["handlers"]
 
 

@@ -83,6 +83,12 @@ BAD_SETTINGS = {
     "plain HTTP outside a local cluster": (
         lambda c: c.pop(f"{P}:tls"),
         [f"{P}:tls.issuer: is 'none'", "letsencrypt-production"]),
+    "maintenance image without a tag": (
+        lambda c: c[f"{P}:persistence"].update(maintenanceImage="quay.io/jupyterhub/k8s-network-tools"),
+        [f"{P}:persistence.maintenanceImage", "an image with a tag or digest"]),
+    "domain with a trailing newline": (
+        lambda c: c[f"{P}:domains"].update(hub="hub.example.org\n"),
+        [f"{P}:domains.hub", "is not valid", "lower-case DNS name"]),
     "invalid banned spec regex": (
         lambda c: c[f"{P}:binder"].update(bannedSpecs=["(unclosed"]),
         [f"{P}:binder.bannedSpecs[0]", "not a valid regular expression"]),
