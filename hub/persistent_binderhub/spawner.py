@@ -43,7 +43,6 @@ from persistent_binderhub.projects import (
     checked_ref,
     display_name,
     folder_name,
-    is_safe_folder,
     previous_home_project,
     project_id,
 )
@@ -239,8 +238,6 @@ class PersistentBinderSpawner(KubeSpawner):
             project = self._project_from_binder(options, state)
         else:
             raise ProjectError("Choose a project on your home page, or start a new one from the BinderHub form.")
-        if not is_safe_folder(project.folder):
-            raise ProjectError(f"Project {project.display_name} has an unusable folder name.")
         adopted = previous_home_project(self.default_image) if state.adopt_previous_home else None
         return state.with_launching(project, adopted).launching
 

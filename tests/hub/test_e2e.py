@@ -19,6 +19,7 @@ from tests.hub.running_hub import (
     BINDER_URL,
     DEFAULT_IMAGE,
     PASSWORD,
+    REGISTRY,
     SeedUser,
     browser,  # noqa: F401 (the fixture, used by name below)
     project,
@@ -38,9 +39,10 @@ DAVE = (project("https://github.com/dave/running"), project("https://github.com/
 # A display name as hostile as a crafted BinderHub request could make it, and a quote in the ref.
 HOSTILE_NAME = """gh/<img src=x onerror="window.pwned=1">/'"></a><script>window.pwned=2</script>"""
 MALLORY = (replace(project("https://github.com/mallory/repo", "it's\"<b>"), display_name=HOSTILE_NAME),)
-# A project whose stored folder is unusable (a hand-edited database), which the hub refuses to
-# launch, and one without an image (as entries of the earlier format may be), which has no Launch.
-GUS = state_of(replace(project("https://github.com/gus/broken"), folder="../escape"),
+# A project whose stored image is not from this hub's registry (a hand-edited database), which
+# the hub refuses to launch, and one without an image (as entries of the earlier format may be),
+# which has no Launch.
+GUS = state_of(replace(project("https://github.com/gus/broken"), image="docker.io/evil/image:1"),
                replace(project("https://github.com/gus/imageless"), image=""))
 # The earlier persistent BinderHub's format, most recent last.
 CAROL = {"projects": [["https://github.com/carol/old.git", "registry.example.org/binder/old:abc", "abc",
@@ -217,7 +219,8 @@ def test_a_launch_the_hub_refuses_shows_its_message(page, hub, page_errors):
     assert response.value.status == 400
     error = page.locator("#projects-error")
     expect(error).to_be_visible()
-    expect(error).to_have_text("Project gh/gus/broken has an unusable folder name.")
+    expect(error).to_have_text("Image docker.io/evil/image:1 is not from this hub's registry: only images built "
+                               f"by this BinderHub, under {REGISTRY}, can be launched.")
     expect(launch).to_be_enabled()
     expect(page).to_have_url(hub.hub_url("home"))
     # Chromium logs the failed request itself; nothing else went wrong.

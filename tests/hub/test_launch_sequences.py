@@ -295,7 +295,11 @@ def scenario(loop, make_spawner, reflector, monkeypatch):
                         images={**{IMAGES[r]: _image_home(scratch, r) for r in REPOS},
                                 DEFAULT_IMAGE: _image_home(scratch, "https://example.org/default")})
             hub = Hub(loop, make_spawner, reflector, node=node, volume=volume, state=_starting_state(start, volume))
-            monkeypatch.setattr(KubeSpawner, "start", lambda spawner: hub.start_pod(spawner))
+
+            async def start_pod(spawner):  # a function, bound to each spawner as KubeSpawner.start is
+                return await hub.start_pod(spawner)
+
+            monkeypatch.setattr(KubeSpawner, "start", start_pod)
             if start == "legacy":
                 _track_legacy(hub)
             outside = scratch / "outside"
