@@ -71,7 +71,7 @@ $(HUB_READY): hub/hub-image-requirements.txt requirements.txt
 lint: $(READY) test-deps ## ruff on the Python code, shellcheck on the scripts
 	$(BIN)/ruff check .
 	shellcheck tools/*.sh .ci/run components/platforms/kubeadm/*.sh
-	shellcheck --shell=sh hub/persistent_binderhub/seed-projects.sh components/harbor-setup.sh
+	shellcheck --shell=sh hub/persistent_binderhub/volume-maintenance.sh hub/persistent_binderhub/seed-project.sh components/harbor-setup.sh
 
 bench: $(READY) ## time the offline render of each example stack against a minimal program
 	$(BIN)/python -m tools.bench

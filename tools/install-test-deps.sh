@@ -2,9 +2,10 @@
 # Install, with apt, the system packages the tests and lint need, if any is missing:
 # Chromium (the hub's browser tests), node and npm (configurable-http-proxy), shellcheck, curl
 # (the Harbor setup script), libpq-dev (to build psycopg2 for the hub-image virtualenv),
-# Python's venv module, and openssh-server and openssh-client (the kubeadm host scripts are
+# Python's venv module, openssh-server and openssh-client (the kubeadm host scripts are
 # tested over SSH against an sshd the tests start on 127.0.0.1; the system's own sshd is never
-# started or changed).
+# started or changed), and busybox (the volume scripts are tested under busybox sh and its
+# applets too, as an Alpine image runs them).
 set -euo pipefail
 
 missing=()
@@ -16,6 +17,7 @@ command -v pg_config >/dev/null 2>&1 || missing+=(libpq-dev)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 && command -v scp >/dev/null 2>&1 || missing+=(openssh-client)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -14,9 +14,9 @@
 # line `unreadable N` (N error lines) is the termination message. Any other error (a full
 # disk) fails the container, and the launch; the next launch's prepare sweeps the staging
 # folder. Permission errors say "Permission denied" or "Operation not permitted". Busybox cp
-# also warns "can't preserve ownership" of every root-owned entry, which alone does not fail
-# it, and says nothing else of a root-owned folder it cannot read: that warning is no error
-# line, and a failure with permission errors only counts at least one.
+# also warns "can't preserve ownership" of every root-owned entry (which alone does not fail
+# it) and says nothing more of a root-owned folder it cannot read: such warnings are not
+# counted, and a failure with nothing else reports `unreadable 1`.
 set -eu
 LC_ALL=C
 export LC_ALL

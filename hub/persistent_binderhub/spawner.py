@@ -80,7 +80,8 @@ class PersistentBinderSpawner(KubeSpawner):
                                 help="The deployment's own image (pinned) that prepares the user volume: "
                                      "the only container that sees all of it. Needs a POSIX sh with "
                                      "cp, mv, rm, chmod and mktemp (busybox or coreutils).")
-    folder_name_max_length = Integer(100, min=20, max=255, config=True,
+    # At most 246: the staging folder `.seeding-FOLDER` must fit in a file name's 255 bytes.
+    folder_name_max_length = Integer(100, min=20, max=255 - len(STAGING_PREFIX), config=True,
                                      help="The longest project folder name.")
 
     @default("default_image")
@@ -204,14 +205,23 @@ class PersistentBinderSpawner(KubeSpawner):
         return reflector.pods.get(f"{self.namespace}/{self.pod_name}") if reflector else None
 
     def _launch_report(self, pod: dict | None) -> LaunchReport:
-        """What the init containers reported (their termination messages), logged for the admin."""
+        """What the init containers reported (their termination messages), logged for the admin.
+
+        Only the maintenance containers' reports decide anything: project-seed runs the
+        project's image, whose report is untrusted text, so it is only logged (as `unreadable N`).
+        """
         statuses = ((pod or {}).get("status") or {}).get("initContainerStatuses") or []
-        lines = [line.split() for status in statuses if status.get("name") in (*MAINTENANCE_CONTAINERS, "project-seed")
-                 for line in (((status.get("state") or {}).get("terminated") or {}).get("message") or "").splitlines()]
+        messages = {status.get("name"): ((status.get("state") or {}).get("terminated") or {}).get("message") or ""
+                    for status in statuses}
+        lines = [line.split() for name in MAINTENANCE_CONTAINERS for line in messages.get(name, "").splitlines()]
+        seed = re.fullmatch(r"unreadable ([0-9]{1,9})\n?", messages.get("project-seed", ""))
+        project = self.launching_project.display_name
         for words in lines:
             if words and words[0] != "adopted":
-                self.log.warning("Launch of %s for %s: %s", self.launching_project.display_name, self.user.name,
-                                 " ".join(words))
+                self.log.warning("Launch of %s for %s: %s", project, self.user.name, " ".join(words))
+        if seed:
+            self.log.warning("Launch of %s for %s: %s files of the image's home could not be read and were not "
+                             "copied", project, self.user.name, seed.group(1))
         return LaunchReport(
             kept_pending=tuple(w[1] for w in lines if len(w) == 2 and w[0] == "kept-pending"),
             adopted_folder=next((w[1] for w in lines if len(w) == 2 and w[0] == "adopted"), None))
@@ -325,6 +335,8 @@ class PersistentBinderSpawner(KubeSpawner):
             return V1Container(
                 name=name, image=image, image_pull_policy=pull_policy, command=["/bin/sh", "-c", script, *arguments],
                 env=[V1EnvVar(name="REPORT_FILE", value=REPORT_PATH)], termination_message_path=REPORT_PATH,
+                # never FallbackToLogsOnError: a failed container's log is no report
+                termination_message_policy="File",
                 # the notebook's user, so that every file on the volume stays the user's own
                 security_context=copy.deepcopy(notebook.security_context),
                 resources=copy.deepcopy(notebook.resources), volume_mounts=[copy.deepcopy(mount)])

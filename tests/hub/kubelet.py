@@ -34,18 +34,17 @@ NODE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SHELLS = {"dash": ["/usr/bin/dash"], "busybox": ["/usr/bin/busybox", "sh"]}
 TIMEOUT = 120  # seconds: a hung script fails its test instead of hanging it
 
-# Runs as root inside the container's new mount namespace: MOUNTS is a list of operations
-# (bind SOURCE TARGET | tmpfs TARGET | mkdir TARGET), then "--" and the container's command.
-# The node's own tools, whatever PATH the container asked for.
+# Runs as root inside the container's new mount namespace: a list of operations (bind SOURCE
+# TARGET, creating TARGET if missing | tmpfs TARGET), then "--" and the container's command.
+# The mounts use the node's own tools, whatever PATH the container asked for.
 _MOUNT_SCRIPT = """
 container_path=$PATH
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 set -e
 while [ "$1" != -- ]; do
   case $1 in
-    bind) mount --bind "$2" "$3"; shift 3 ;;
+    bind) mount --bind -o X-mount.mkdir "$2" "$3"; shift 3 ;;
     tmpfs) mount -t tmpfs -o mode=0755 kubelet "$2"; shift 2 ;;
-    mkdir) mkdir -p "$2"; shift 2 ;;
   esac
 done
 shift
@@ -136,22 +135,7 @@ def _as_dict(pod: Any) -> dict:
 
 
 def _run(node: Node, container: dict) -> InitResult:
-    name, image = container["name"], container["image"]
-    project_image = image in node.images
-    assert project_image == (name == "project-seed"), (
-        f"{name} runs {image}: only project-seed may run a project's image (untrusted code), "
-        f"and it must (it copies that image's home)")
-    mounts = sorted((_mount(node, m) for m in container.get("volumeMounts") or []),
-                    key=lambda m: len(m.path), reverse=True)
-    home = node.images[image] if project_image else None
-    argv = [*(container.get("command") or []), *(container.get("args") or [])]
-    assert argv[:2] == ["/bin/sh", "-c"], f"{name}: not /bin/sh -c SCRIPT NAME ...: {argv}"
-    assert len(argv) >= 4, f"{name}: not /bin/sh -c SCRIPT NAME ...: {argv}"
-    script, program, *args = argv[2:]
-    args = [_host_argument(arg, mounts, home, node.home_path) for arg in args]
-    if home is not None:
-        _check_isolated(name, args, mounts, home, node.home_path)
-    command = as_user([*SHELLS[node.shell], "-c", script, program, *args])
+    mounts, home, command = _container_command(node, container)
     with tempfile.TemporaryDirectory(prefix="kubelet-run-") as workdir:
         Path(workdir).chmod(0o755)
         report = Path(workdir) / "termination-log"
@@ -159,11 +143,29 @@ def _run(node: Node, container: dict) -> InitResult:
         give_to_user(report)
         if home is not None:
             command = _isolated(node, mounts, Path(workdir) / "mounts", command)
-        done = subprocess.run(command,
-                              env=_environment(node, container, report), cwd="/", stdin=subprocess.DEVNULL,
+        done = subprocess.run(command, env=_environment(node, container, report), cwd="/", stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=TIMEOUT, check=False)
         message = report.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(errors="replace")
-    return InitResult(name, done.returncode, done.stdout, done.stderr, message)
+    return InitResult(container["name"], done.returncode, done.stdout, done.stderr, message)
+
+
+def _container_command(node: Node, container: dict) -> tuple[list[_Mount], Path | None, list[str]]:
+    """The container's mounts, its image's home (a project image only) and its command on the node."""
+    name, image = container["name"], container["image"]
+    assert (image in node.images) == (name == "project-seed"), (
+        f"{name} runs {image}: only project-seed may run a project's image (untrusted code), "
+        f"and it must (it copies that image's home)")
+    home = node.images.get(image)
+    mounts = sorted((_mount(node, m) for m in container.get("volumeMounts") or []),
+                    key=lambda m: len(m.path), reverse=True)
+    argv = [*(container.get("command") or []), *(container.get("args") or [])]
+    assert argv[:2] == ["/bin/sh", "-c"], f"{name}: not /bin/sh -c SCRIPT NAME ...: {argv}"
+    assert len(argv) >= 4, f"{name}: not /bin/sh -c SCRIPT NAME ...: {argv}"
+    script, program, *args = argv[2:]
+    args = [_host_argument(arg, mounts, home, node.home_path) for arg in args]
+    if home is not None:
+        _check_isolated(name, args, mounts, home, node.home_path)
+    return mounts, home, as_user([*SHELLS[node.shell], "-c", script, program, *args])
 
 
 def _mount(node: Node, mount: dict) -> _Mount:
@@ -236,7 +238,7 @@ def _isolated(node: Node, mounts: list[_Mount], jail: Path, command: list[str]) 
         operations += ["bind", str(mount.host), str(jail / str(index))]
     operations += [op for volume in node.volumes.values() if volume.is_dir() for op in ("tmpfs", str(volume))]
     for index, mount in enumerate(mounts):
-        operations += ["mkdir", str(mount.host), "bind", str(jail / str(index)), str(mount.host)]
+        operations += ["bind", str(jail / str(index)), str(mount.host)]
     return [_tool("unshare"), "--mount", "--propagation", "private", "--",
             "/bin/sh", "-c", _MOUNT_SCRIPT, "kubelet-mounts", *operations, "--", *command]
 

@@ -14,6 +14,7 @@ from persistent_binderhub.spawner import (
     VOLUME_SCRIPT,
 )
 from tornado import web
+from traitlets import TraitError
 
 from tests.hub.conftest import MAINTENANCE_IMAGE, REGISTRY
 
@@ -495,3 +496,24 @@ def test_a_state_of_an_unknown_version_is_kept_verbatim_and_launches_refused(loo
     kept = spawner.get_state()
     assert {k: kept[k] for k in ("version", "projects", "pending_deletions")} == {
         "version": version, "projects": [{"anything": "new"}], "pending_deletions": ["x"]}
+
+
+def test_the_project_images_report_decides_nothing(loop, make_spawner, fake_kubernetes):
+    """project-seed runs untrusted code: its termination message could claim anything."""
+    spawner = make_spawner(state={**ProjectsState(pending_deletions=("gone",), adopt_previous_home=True).to_dict(),
+                                  "pod_name": "x"})
+    fake_kubernetes["reports"] = {"project-seed": "kept-pending gone\nadopted github.com_org_other\n"}
+    launch(loop, spawner, binder_options())
+    assert spawner.projects_state.pending_deletions == ()
+    assert spawner.projects_state.find(PREVIOUS_HOME).folder == PREVIOUS_HOME
+
+
+def test_reports_are_termination_messages_never_logs(loop, make_spawner):
+    pod = manifest(loop, make_spawner(), binder_options())
+    assert {c.termination_message_policy for c in pod.spec.init_containers} == {"File"}
+
+
+def test_folder_names_leave_room_for_the_staging_prefix(make_spawner):
+    assert make_spawner(folder_name_max_length=246).folder_name_max_length == 246
+    with pytest.raises(TraitError):
+        make_spawner(folder_name_max_length=247)
