@@ -89,9 +89,9 @@ def run_init_containers(node: Node, pod: Any) -> list[InitResult]:
     return results
 
 
-def scratch_dir() -> Path:
-    """A fresh folder under /tmp that the notebook's uid owns (pytest's tmp_path is root-only)."""
-    path = Path(tempfile.mkdtemp(prefix="kubelet-", dir="/tmp"))
+def scratch_dir(base: str = "/tmp") -> Path:
+    """A fresh folder under BASE that the notebook's uid owns (pytest's tmp_path is root-only)."""
+    path = Path(tempfile.mkdtemp(prefix="kubelet-", dir=base))
     path.chmod(0o755)
     give_to_user(path)
     return path
