@@ -7,7 +7,6 @@ no `lookup`, so it would generate it afresh on every render).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pulumi
@@ -24,6 +23,7 @@ HUB_PACKAGE = Path(__file__).resolve().parent.parent / "hub" / "persistent_binde
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"  # on the hub's sys.path in the z2jh image
 BINDER_CLIENT_ID = "service-binder"
 NETWORK_TOOLS_IMAGE = "quay.io/jupyterhub/k8s-network-tools"  # tagged with the z2jh chart's version
+HOME_MOUNT_PATH = "/home/jovyan"  # where the chart mounts the user volume, and what the spawner seeds from
 _AUTHENTICATORS = {"github": "github", "oidc": "generic-oauth", "dummy": "dummy"}
 
 
@@ -37,23 +37,28 @@ def hub_files() -> dict[str, dict[str, str]]:
     return files
 
 
-def hub_extra_config(settings: Settings, image_prefix: str) -> str:
-    """The one `hub.extraConfig` entry: wire the package in and set its settings."""
-    binder_url = f"{url_scheme(settings)}://{settings.domains.binder}/"
+# The one `hub.extraConfig` entry, the same on every stack: z2jh has loaded `hub.config` (the
+# spawner's settings below, as data) into `c` before it runs.
+HUB_EXTRA_CONFIG = "from persistent_binderhub.hubconfig import configure\n\nconfigure(c)\n"
+
+
+def spawner_config(settings: Settings, image_prefix: pulumi.Input[str]) -> dict:
+    """`hub.config.PersistentBinderSpawner`: what this deployment sets of the spawner's settings.
+
+    A setting the stack leaves out keeps the spawner's own default (hub/README.md), the one place
+    it is defined.
+    """
     persistence = settings.persistence
-    lines = [
-        "from persistent_binderhub.hubconfig import configure",
-        "",
-        "configure(c)",
-        f"c.PersistentBinderSpawner.projects_limit = {persistence.projects_per_user!r}",
-        f"c.PersistentBinderSpawner.mount_projects = {persistence.mount_projects!r}",
-        f"c.PersistentBinderSpawner.allowed_image_prefixes = {json.dumps([image_prefix])}",
-        f"c.PersistentBinderSpawner.binder_url = {json.dumps(binder_url)}",
-        f"c.PersistentBinderSpawner.maintenance_image = {json.dumps(maintenance_image(settings))}",
-        "# Volumes outlive their users: only an explicit deletion removes project files.",
-        "c.PersistentBinderSpawner.delete_pvc = False",
-    ]
-    return "\n".join(lines) + "\n"
+    chosen = {"projects_limit": persistence.projects_per_user, "mount_projects": persistence.mount_projects}
+    return {
+        **{name: value for name, value in chosen.items() if value is not None},
+        "allowed_image_prefixes": [image_prefix],
+        "binder_url": f"{url_scheme(settings)}://{settings.domains.binder}/",
+        "home_mount_path": HOME_MOUNT_PATH,
+        "maintenance_image": maintenance_image(settings),
+        # Pinned, not left to the default: volumes outlive their users, and a policy reads it here.
+        "delete_pvc": False,
+    }
 
 
 def maintenance_image(settings: Settings) -> str:
@@ -88,6 +93,7 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
                                "authenticator_class": _AUTHENTICATORS[settings.auth.type]},
                 "CryptKeeper": {"keys": [generated.crypt_keeper_key]},
                 **_authenticator(settings, secrets, f"{scheme}://{hub_domain}/hub/oauth_callback"),
+                "PersistentBinderSpawner": spawner_config(settings, cluster.registry.image_prefix),
             },
             "services": {"binder": {
                 "apiToken": generated.binder_api_token,
@@ -101,8 +107,7 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
             },
             "redirectToServer": False,
             "extraFiles": hub_files(),
-            "extraConfig": {"persistent-binderhub": pulumi.Output.from_input(cluster.registry.image_prefix).apply(
-                lambda prefix: hub_extra_config(settings, prefix))},
+            "extraConfig": {"persistent-binderhub": HUB_EXTRA_CONFIG},
             "db": _hub_database(settings, secrets, hub_db),
             "nodeSelector": core.node_selector,
             "tolerations": list(core.tolerations),
@@ -110,7 +115,7 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
         },
         "singleuser": {
             "storage": {"type": "dynamic", "capacity": settings.storage.user_home_size,
-                        "homeMountPath": "/home/jovyan", "dynamic": {"storageClass": user_homes}},
+                        "homeMountPath": HOME_MOUNT_PATH, "dynamic": {"storageClass": user_homes}},
             "cpu": {"guarantee": servers.cpu_guarantee, "limit": servers.cpu_limit},
             "memory": {"guarantee": servers.memory_guarantee, "limit": servers.memory_limit},
             "nodeSelector": user.node_selector,

@@ -430,8 +430,9 @@ class Storage(Model):
 
 
 class Persistence(Model):
-    projects_per_user: int = Field(5, ge=1)
-    mount_projects: bool = True
+    # Unset: the spawner's own defaults (5, on), defined there only (hub/README.md).
+    projects_per_user: int | None = Field(None, ge=1)
+    mount_projects: bool | None = None
     # The one image that sees a user's whole volume (see hub/README.md); by default z2jh's
     # network-tools image of the chart's version, which user nodes pull for the chart anyway.
     maintenance_image: PinnedImage | None = None

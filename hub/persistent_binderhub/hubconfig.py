@@ -1,13 +1,10 @@
 """Wire the package into a JupyterHub configuration in one call.
 
-In the chart's `hub.extraConfig`:
+In the chart's `hub.extraConfig` (the spawner's settings come as data, in
+`hub.config.PersistentBinderSpawner`, which z2jh has loaded into `c` by then):
 
     from persistent_binderhub.hubconfig import configure
     configure(c)
-    c.PersistentBinderSpawner.projects_limit = 5
-    c.PersistentBinderSpawner.allowed_image_prefixes = ["registry.example.org/binder/"]
-    c.PersistentBinderSpawner.binder_url = "https://binder.example.org/"
-    c.PersistentBinderSpawner.maintenance_image = "quay.io/jupyterhub/k8s-network-tools:4.4.0"
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -34,10 +35,19 @@ def test_user_data_is_never_deleted_by_the_platform(hubs, stack):
     _, values = hubs[stack]
     assert values["cull"]["users"] is False
     assert values["cull"]["enabled"] is True
-    assert "c.PersistentBinderSpawner.delete_pvc = False" in values["hub"]["extraConfig"]["persistent-binderhub"]
+    assert values["hub"]["config"]["PersistentBinderSpawner"]["delete_pvc"] is False
     assert values["singleuser"]["storage"]["type"] == "dynamic"
     assert values["singleuser"]["storage"]["dynamic"]["storageClass"] == "user-homes"
     assert values["prePuller"]["hook"]["enabled"] is False
+
+
+def test_the_spawners_settings_are_data_and_the_snippet_is_constant(hubs):
+    snippets = {hubs[stack][1]["hub"]["extraConfig"]["persistent-binderhub"] for stack in EXAMPLE_STACKS}
+    assert snippets == {"from persistent_binderhub.hubconfig import configure\n\nconfigure(c)\n"}
+    magnum = hubs["example-magnum"][1]["hub"]["config"]["PersistentBinderSpawner"]
+    assert (magnum["projects_limit"], magnum["mount_projects"]) == (3, True)
+    # A setting the stack leaves out keeps the spawner's own default: it is not written at all.
+    assert "mount_projects" not in hubs["example-kubeadm"][1]["hub"]["config"]["PersistentBinderSpawner"]
 
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
@@ -76,6 +86,16 @@ def test_placement_pull_secret_and_binder_service(hubs):
     assert gke["ingress"]["tls"] == [{"hosts": ["hub.binder.example.org"], "secretName": "hub-tls"}]
 
 
+def _as_helm_writes(value):
+    """Values as the hub reads them: Pulumi hands numbers over as floats, and Helm's YAML writes an
+    integral one as an integer (5.0 becomes 5)."""
+    if isinstance(value, dict):
+        return {key: _as_helm_writes(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_helm_writes(item) for item in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
     """Lay the hub files out as the hub pod mounts them, run the extraConfig snippet, check the result."""
     _, values = hubs["example-gke"]
@@ -85,13 +105,18 @@ def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(extra["stringData"])
     snippet = values["hub"]["extraConfig"]["persistent-binderhub"]
-    # A fresh interpreter, with only the shipped files on its path, as in the hub pod.
+    # A fresh interpreter, with only the shipped files on its path, as in the hub pod; as z2jh's
+    # jupyterhub_config.py does, hub.config is loaded into c (here the spawner's part: z2jh resolves
+    # the rest, such as authenticator shorthands, itself), then the extraConfig entries run.
+    spawner_config = {"PersistentBinderSpawner": _as_helm_writes(values["hub"]["config"]["PersistentBinderSpawner"])}
     check = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(config_dir)!r})
         from traitlets.config import Config
         from jupyterhub.app import JupyterHub
         c = Config()
+        for app, cfg in json.loads({json.dumps(spawner_config)!r}).items():
+            c[app].update(cfg)
         exec({snippet!r}, {{"c": c}})
         app = JupyterHub(config=c)
         spawner = c.PersistentBinderSpawner
@@ -99,13 +124,13 @@ def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
         print(json.dumps({{"class": module, "file": sys.modules[module].__file__,
                           "limit": spawner.projects_limit, "prefixes": spawner.allowed_image_prefixes,
                           "binder": spawner.binder_url, "delete_pvc": spawner.delete_pvc,
-                          "maintenance": spawner.maintenance_image,
+                          "maintenance": spawner.maintenance_image, "home": spawner.home_mount_path,
+                          "mount": spawner.mount_projects,
                           "handlers": [h[0] for h in app.extra_handlers]}}))
     """)
-    import json
-
-    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=False, cwd=tmp_path,
                             env={"PATH": "/usr/bin:/bin", "KUBECONFIG": "/dev/null"})
+    assert result.returncode == 0, result.stderr
     produced = json.loads(result.stdout.strip().splitlines()[-1])
     assert produced["class"] == "persistent_binderhub.spawner"
     assert produced["file"].startswith(str(config_dir))  # the shipped copy, not the repository's
@@ -114,6 +139,7 @@ def test_the_shipped_hub_package_configures_a_real_jupyterhub(hubs, tmp_path):
     assert produced["binder"] == "https://binder.example.org/"
     assert produced["delete_pvc"] is False
     assert produced["maintenance"] == "quay.io/jupyterhub/k8s-network-tools:4.4.0"  # the chart's version
+    assert (produced["home"], produced["mount"]) == ("/home/jovyan", True)
     assert "/api/projects/([^/]+)" in produced["handlers"]
 
 
