@@ -79,6 +79,8 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
     user_homes, hub_db = cluster.storage_classes
     servers = settings.servers
     return {
+        # No release-name prefix: the hub's Secret is then `hub`, the name binderhub-service reads
+        # its JUPYTERHUB_API_TOKEN from, and the Service `hub` that BinderHub reaches.
         "fullnameOverride": "",
         "imagePullSecrets": [PULL_SECRET] if cluster.registry.private else [],
         "proxy": {

@@ -27,14 +27,14 @@ def public_test_key_recipient() -> str:
 
 
 def run_sops(args: list[str], *, cwd: Path, age_key_file: Path | None = None,
-             capture: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+             capture: bool = True) -> subprocess.CompletedProcess:
     """Run sops with `args` in `cwd` (where `.sops.yaml` is).
 
     `age_key_file` replaces the operator's age identities (used for the example
     stacks, which are encrypted to the test-only key). sops must not phone home,
     hence --disable-version-check; secrets arrive only on stdout, never in argv.
     """
-    environment = {**os.environ, **(env or {})}
+    environment = dict(os.environ)
     if age_key_file is not None:
         environment["SOPS_AGE_KEY_FILE"] = str(age_key_file)
         environment.pop("SOPS_AGE_KEY", None)

@@ -188,8 +188,9 @@ class PersistentBinderSpawner(KubeSpawner):
 
     async def poll(self):
         status = await super().poll()
-        if self._projects.launching and not self._start_pending:
+        if self._projects.launching and self.pending != "spawn":
             # A launch the hub lost track of (it restarted meanwhile): its pod tells how it ended.
+            # (While a spawn is pending, start() settles its own record.)
             # A pod still Pending has not run its init containers: settled at a later poll.
             pod = self._pod()
             phase = pod["status"].get("phase") if status is None and pod else None

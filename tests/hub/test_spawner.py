@@ -517,3 +517,15 @@ def test_folder_names_leave_room_for_the_staging_prefix(make_spawner):
     assert make_spawner(folder_name_max_length=246).folder_name_max_length == 246
     with pytest.raises(TraitError):
         make_spawner(folder_name_max_length=247)
+
+
+def test_poll_during_the_spawn_leaves_the_record_to_start(loop, make_spawner, monkeypatch, reflector):
+    restarted = _restarted_during_a_launch(make_spawner, binder_options())
+    restarted._spawn_pending = True  # what JupyterHub sets while start() runs (Spawner.pending == "spawn")
+
+    async def poll(spawner):
+        return 1  # no pod yet
+
+    monkeypatch.setattr(KubeSpawner, "poll", poll)
+    loop.run_until_complete(restarted.poll())
+    assert restarted.projects_state.launching is not None
