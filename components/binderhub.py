@@ -7,21 +7,54 @@ user: it reaches the hub's API with the `binder` service token from the hub's ow
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.charts import chart
 from components.cluster import HUB_NAMESPACE, Cluster
+from components.endpoints import Endpoints
 from components.ingress import Ingress
-from components.jupyterhub import BINDER_CLIENT_ID, ingress_values, url_scheme
+from components.jupyterhub import BINDER_CLIENT_ID, ingress_values
 from components.secrets import StackSecrets
-from components.settings import Settings
+from components.settings import Binder, Charts, Settings
 
 
-def binderhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster, ingress: Ingress) -> dict:
-    scheme = url_scheme(settings)
-    hub_url = f"{scheme}://{settings.domains.hub}/"
-    binder_url = f"{scheme}://{settings.domains.binder}/"
+@dataclass(frozen=True)
+class BinderHubArgs:
+    """What BinderHub needs: its part of the settings, and what the rest of the program made."""
+
+    endpoints: Endpoints
+    binder: Binder
+    charts: Charts
+    secrets: StackSecrets
+    cluster: Cluster
+    ingress: Ingress
+
+    @classmethod
+    def of(cls, settings: Settings, secrets: StackSecrets, cluster: Cluster, ingress: Ingress) -> BinderHubArgs:
+        return cls(Endpoints.of(settings), settings.binder, settings.charts, secrets, cluster, ingress)
+
+
+class BinderHub(pulumi.ComponentResource):
+    """The binderhub-service release, and what its builds need to reach the registry."""
+
+    def __init__(self, name: str, args: BinderHubArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("persistent-binderhub:hub:BinderHub", name, None, opts)
+        # Registered at the stack's root before this component existed: the alias keeps them in place.
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        registry, address = args.cluster.registry, args.cluster.ingress_address
+        if registry.in_cluster and address is not None:
+            _registry_egress(address, child.merge(opts))
+        self.release = chart(args.charts, "binderhub-service", HUB_NAMESPACE, binderhub_values(args),
+                             child.merge(opts), release="binderhub")
+        self.register_outputs({})
+
+
+def binderhub_values(args: BinderHubArgs) -> dict:
+    hub_url, binder_url = args.endpoints.hub_url, args.endpoints.binder_url
+    cluster, secrets = args.cluster, args.secrets
     registry = cluster.registry
     # Without a registry (a local cluster), images stay on the node that built them.
     use_registry = bool(registry.url)
@@ -36,8 +69,8 @@ def binderhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster
             # buildPodsRegistryCredentials count only with use_registry set in the values themselves
             "use_registry": use_registry,
         },
-        "RepoProvider": {"banned_specs": list(settings.binder.banned_specs),
-                         "allowed_specs": list(settings.binder.allowed_specs)},
+        "RepoProvider": {"banned_specs": list(args.binder.banned_specs),
+                         "allowed_specs": list(args.binder.allowed_specs)},
         "KubernetesBuildExecutor": {"node_selector": cluster.build.node_selector},
     }
     if use_registry:
@@ -49,7 +82,7 @@ def binderhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster
         "config": config,
         "service": {"type": "ClusterIP"},
         "networkPolicy": {"enabled": True},
-        "ingress": ingress_values(ingress, settings.domains.binder, "binder-tls"),
+        "ingress": ingress_values(args.ingress, args.endpoints.binder_host, "binder-tls"),
         "nodeSelector": cluster.core.node_selector,
         "tolerations": list(cluster.core.tolerations),
         "dockerApi": {"nodeSelector": cluster.build.node_selector, "tolerations": list(cluster.build.tolerations)},
@@ -66,14 +99,6 @@ def binderhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster
         values["buildPodsRegistryCredentials"] = {"server": registry.url, "username": registry.username,
                                                   "password": registry.password}
     return values
-
-
-def install_binderhub(settings: Settings, secrets: StackSecrets, cluster: Cluster, ingress: Ingress, *,
-                      opts: pulumi.ResourceOptions) -> pulumi.Resource:
-    if settings.registry.type == "harbor" and cluster.ingress_address is not None:
-        _registry_egress(cluster.ingress_address, opts)
-    return chart(settings, "binderhub-service", HUB_NAMESPACE,
-                 binderhub_values(settings, secrets, cluster, ingress), opts, release="binderhub")
 
 
 def _registry_egress(address: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.settings import Settings
+from components.settings import Charts
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,13 @@ CHARTS = {
 }
 
 
-def chart_version(settings: Settings, name: str) -> str:
-    override = getattr(settings.charts, name.replace("-", "_"))
+def chart_version(charts: Charts, name: str) -> str:
+    """The pinned version of chart `name`, or the stack's override (its `charts` settings)."""
+    override = getattr(charts, name.replace("-", "_"))
     return override or CHARTS[name].version
 
 
-def chart(settings: Settings, name: str, namespace: str, values: dict, opts: pulumi.ResourceOptions, *,
+def chart(charts: Charts, name: str, namespace: str, values: dict, opts: pulumi.ResourceOptions, *,
           release: str | None = None) -> kubernetes.helm.v4.Chart:
     """Install chart `name` as release `release` (default: the chart's name) into `namespace`."""
     source = CHARTS[name]
@@ -53,7 +54,7 @@ def chart(settings: Settings, name: str, namespace: str, values: dict, opts: pul
         name=release,
         namespace=namespace,
         chart=source.chart,
-        version=chart_version(settings, name),
+        version=chart_version(charts, name),
         repository_opts={"repo": source.repository},
         values=values,
         opts=opts,

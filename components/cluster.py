@@ -42,6 +42,8 @@ class RegistryAccess:
     username: pulumi.Input[str] | None = None
     password: pulumi.Output[str] | None = None  # always a Pulumi secret
     private: bool = False  # user pods need a pull secret (nodes cannot pull on their own)
+    # Served in this cluster at the ingress address (Harbor): image builds need an egress rule to it.
+    in_cluster: bool = False
 
 
 @dataclass(frozen=True)

@@ -129,11 +129,11 @@ class Ingress(pulumi.ComponentResource):
             namespace: kubernetes.core.v1.Namespace(namespace, metadata={"name": namespace}, opts=options())
             for namespace in (CERT_MANAGER_NAMESPACE, *([] if existing_class else [TRAEFIK_NAMESPACE]))
         }
-        cert_manager = chart(settings, "cert-manager", CERT_MANAGER_NAMESPACE, cert_manager_values(cluster),
+        cert_manager = chart(settings.charts, "cert-manager", CERT_MANAGER_NAMESPACE, cert_manager_values(cluster),
                              options(namespaces[CERT_MANAGER_NAMESPACE]))
         # With an ingress controller of the cluster's own, Traefik is not installed.
         controller = [] if existing_class else [
-            chart(settings, "traefik", TRAEFIK_NAMESPACE, traefik_values(settings, cluster),
+            chart(settings.charts, "traefik", TRAEFIK_NAMESPACE, traefik_values(settings, cluster),
                   options(namespaces[TRAEFIK_NAMESPACE]))]
         issuers = []
         if self.issuer is not None:

@@ -1,23 +1,25 @@
 """JupyterHub (the z2jh chart, release `jupyterhub`) with the persistent spawner from hub/.
 
-Every value comes from the stack settings, the cluster interface, the stack's secrets and
+Every value comes from the stack's settings, the cluster interface, the stack's secrets and
 the generated chart secrets; nothing is left for the chart to generate (helm.v4.Chart has
 no `lookup`, so it would generate it afresh on every render).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
 from components.charts import chart, chart_version
 from components.cluster import HUB_NAMESPACE, Cluster
+from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
 from components.ingress import Ingress
 from components.registry import PULL_SECRET
 from components.secrets import StackSecrets
-from components.settings import Settings
+from components.settings import Auth, Charts, HubDatabase, Persistence, Servers, Settings, Storage
 
 HUB_PACKAGE = Path(__file__).resolve().parent.parent / "hub" / "persistent_binderhub"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"  # on the hub's sys.path in the z2jh image
@@ -37,47 +39,74 @@ def hub_files() -> dict[str, dict[str, str]]:
     return files
 
 
+@dataclass(frozen=True)
+class JupyterHubArgs:
+    """What the hub needs: its part of the settings, and what the rest of the program made."""
+
+    endpoints: Endpoints
+    auth: Auth
+    persistence: Persistence
+    servers: Servers
+    storage: Storage
+    hub_database: HubDatabase
+    charts: Charts
+    secrets: StackSecrets
+    generated: GeneratedSecrets
+    cluster: Cluster
+    ingress: Ingress
+
+    @classmethod
+    def of(cls, settings: Settings, secrets: StackSecrets, cluster: Cluster, generated: GeneratedSecrets,
+           ingress: Ingress) -> JupyterHubArgs:
+        return cls(Endpoints.of(settings), settings.auth, settings.persistence, settings.servers, settings.storage,
+                   settings.hub_database, settings.charts, secrets, generated, cluster, ingress)
+
+    @property
+    def maintenance_image(self) -> str:
+        """The deployment's image that prepares user volumes: the settings', or the chart's network tools."""
+        return (self.persistence.maintenance_image
+                or f"{NETWORK_TOOLS_IMAGE}:{chart_version(self.charts, 'jupyterhub')}")
+
+
+class JupyterHub(pulumi.ComponentResource):
+    """The z2jh release, with the persistent spawner and its settings."""
+
+    def __init__(self, name: str, args: JupyterHubArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("persistent-binderhub:hub:JupyterHub", name, None, opts)
+        # Registered at the stack's root before this component existed: the alias keeps it in place.
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        self.release = chart(args.charts, "jupyterhub", HUB_NAMESPACE, jupyterhub_values(args), child.merge(opts))
+        self.register_outputs({})
+
+
 # The one `hub.extraConfig` entry, the same on every stack: z2jh has loaded `hub.config` (the
 # spawner's settings below, as data) into `c` before it runs.
 HUB_EXTRA_CONFIG = "from persistent_binderhub.hubconfig import configure\n\nconfigure(c)\n"
 
 
-def spawner_config(settings: Settings, image_prefix: pulumi.Input[str]) -> dict:
+def spawner_config(args: JupyterHubArgs) -> dict:
     """`hub.config.PersistentBinderSpawner`: what this deployment sets of the spawner's settings.
 
     A setting the stack leaves out keeps the spawner's own default (hub/README.md), the one place
     it is defined.
     """
-    persistence = settings.persistence
+    persistence = args.persistence
     chosen = {"projects_limit": persistence.projects_per_user, "mount_projects": persistence.mount_projects}
     return {
         **{name: value for name, value in chosen.items() if value is not None},
-        "allowed_image_prefixes": [image_prefix],
-        "binder_url": f"{url_scheme(settings)}://{settings.domains.binder}/",
+        "allowed_image_prefixes": [args.cluster.registry.image_prefix],
+        "binder_url": args.endpoints.binder_url,
         "home_mount_path": HOME_MOUNT_PATH,
-        "maintenance_image": maintenance_image(settings),
+        "maintenance_image": args.maintenance_image,
         # Pinned, not left to the default: volumes outlive their users, and a policy reads it here.
         "delete_pvc": False,
     }
 
 
-def maintenance_image(settings: Settings) -> str:
-    """The deployment's image that prepares user volumes: the settings', or the chart's network tools."""
-    return (settings.persistence.maintenance_image
-            or f"{NETWORK_TOOLS_IMAGE}:{chart_version(settings, 'jupyterhub')}")
-
-
-def url_scheme(settings: Settings) -> str:
-    return "http" if settings.tls.issuer == "none" else "https"
-
-
-def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluster,
-                      generated: GeneratedSecrets, ingress: Ingress) -> dict:
-    hub_domain, binder_domain = settings.domains.hub, settings.domains.binder
-    scheme = url_scheme(settings)
+def jupyterhub_values(args: JupyterHubArgs) -> dict:
+    cluster, generated, endpoints, servers = args.cluster, args.generated, args.endpoints, args.servers
     core, user = cluster.core, cluster.user
     user_homes, hub_db = cluster.storage_classes
-    servers = settings.servers
     return {
         # No release-name prefix: the hub's Secret is then `hub`, the name binderhub-service reads
         # its JUPYTERHUB_API_TOKEN from, and the Service `hub` that BinderHub reaches.
@@ -92,15 +121,15 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
         "hub": {
             "config": {
                 "JupyterHub": {"cookie_secret": generated.cookie_secret,
-                               "authenticator_class": _AUTHENTICATORS[settings.auth.type]},
+                               "authenticator_class": _AUTHENTICATORS[args.auth.type]},
                 "CryptKeeper": {"keys": [generated.crypt_keeper_key]},
-                **_authenticator(settings, secrets, f"{scheme}://{hub_domain}/hub/oauth_callback"),
-                "PersistentBinderSpawner": spawner_config(settings, cluster.registry.image_prefix),
+                **_authenticator(args.auth, args.secrets, f"{endpoints.hub_url}hub/oauth_callback"),
+                "PersistentBinderSpawner": spawner_config(args),
             },
             "services": {"binder": {
                 "apiToken": generated.binder_api_token,
                 "oauth_client_id": BINDER_CLIENT_ID,
-                "oauth_redirect_uri": f"{scheme}://{binder_domain}/oauth_callback",
+                "oauth_redirect_uri": f"{endpoints.binder_url}oauth_callback",
             }},
             "loadRoles": {
                 "binder": {"services": ["binder"], "scopes": ["servers", "read:users"]},
@@ -110,13 +139,13 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
             "redirectToServer": False,
             "extraFiles": hub_files(),
             "extraConfig": {"persistent-binderhub": HUB_EXTRA_CONFIG},
-            "db": _hub_database(settings, secrets, hub_db),
+            "db": _hub_database(args, hub_db),
             "nodeSelector": core.node_selector,
             "tolerations": list(core.tolerations),
             "networkPolicy": {"enabled": True},
         },
         "singleuser": {
-            "storage": {"type": "dynamic", "capacity": settings.storage.user_home_size,
+            "storage": {"type": "dynamic", "capacity": args.storage.user_home_size,
                         "homeMountPath": HOME_MOUNT_PATH, "dynamic": {"storageClass": user_homes}},
             "cpu": {"guarantee": servers.cpu_guarantee, "limit": servers.cpu_limit},
             "memory": {"guarantee": servers.memory_guarantee, "limit": servers.memory_limit},
@@ -130,12 +159,11 @@ def jupyterhub_values(settings: Settings, secrets: StackSecrets, cluster: Cluste
                  "every": servers.cull_every_seconds, "maxAge": servers.max_age_seconds},
         # The hook is a Helm hook, which helm.v4.Chart skips: say so instead of half-running it.
         "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": False}},
-        "ingress": ingress_values(ingress, hub_domain, "hub-tls"),
+        "ingress": ingress_values(args.ingress, endpoints.hub_host, "hub-tls"),
     }
 
 
-def _authenticator(settings: Settings, secrets: StackSecrets, callback: str) -> dict:
-    auth = settings.auth
+def _authenticator(auth: Auth, secrets: StackSecrets, callback: str) -> dict:
     common = {"Authenticator": {"admin_users": list(auth.admins)}}
     if auth.type == "github":
         github = auth.github
@@ -158,10 +186,10 @@ def _authenticator(settings: Settings, secrets: StackSecrets, callback: str) -> 
     return {"Authenticator": {**common["Authenticator"], "allow_all": True}}
 
 
-def _hub_database(settings: Settings, secrets: StackSecrets, storage_class: str) -> dict:
-    if settings.hub_database.type == "postgres":
-        return {"type": "postgres", "url": secrets["hub_database_url"]}
-    return {"type": "sqlite-pvc", "pvc": {"storage": settings.storage.hub_db_size, "storageClassName": storage_class}}
+def _hub_database(args: JupyterHubArgs, storage_class: str) -> dict:
+    if args.hub_database.type == "postgres":
+        return {"type": "postgres", "url": args.secrets["hub_database_url"]}
+    return {"type": "sqlite-pvc", "pvc": {"storage": args.storage.hub_db_size, "storageClassName": storage_class}}
 
 
 def ingress_values(ingress: Ingress, host: str, tls_secret: str) -> dict:
@@ -171,9 +199,3 @@ def ingress_values(ingress: Ingress, host: str, tls_secret: str) -> dict:
         values["annotations"] = {"cert-manager.io/cluster-issuer": ingress.issuer}
         values["tls"] = [{"hosts": [host], "secretName": tls_secret}]
     return values
-
-
-def install_jupyterhub(settings: Settings, secrets: StackSecrets, cluster: Cluster, generated: GeneratedSecrets,
-                       ingress: Ingress, *, opts: pulumi.ResourceOptions) -> pulumi.Resource:
-    values = jupyterhub_values(settings, secrets, cluster, generated, ingress)
-    return chart(settings, "jupyterhub", HUB_NAMESPACE, values, opts)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.binderhub import install_binderhub
+from components.binderhub import BinderHub, BinderHubArgs
 from components.cluster import HUB_NAMESPACE, Cluster
+from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
 from components.ingress import Ingress
-from components.jupyterhub import install_jupyterhub, url_scheme
+from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.platforms import build_cluster
 from components.registry import PullSecret
 from components.secrets import StackSecrets
@@ -22,14 +23,14 @@ def build_platform(settings: Settings, secrets: StackSecrets) -> None:
     cluster = build_cluster(settings, secrets)
     namespace = _hub_namespace(cluster)
     ingress = Ingress("ingress", settings, cluster)
-    hub = install_jupyterhub(settings, secrets, cluster, generated, ingress, opts=pulumi.ResourceOptions(
-        provider=cluster.provider, depends_on=[namespace, *ingress.ready]))
+    hub = JupyterHub("jupyterhub", JupyterHubArgs.of(settings, secrets, cluster, generated, ingress),
+                     pulumi.ResourceOptions(provider=cluster.provider, depends_on=[namespace, *ingress.ready]))
     # BinderHub reads its token from the hub's Secret, which the jupyterhub release makes.
-    install_binderhub(settings, secrets, cluster, ingress,
-                      opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[hub]))
-    scheme = url_scheme(settings)
-    pulumi.export("hubUrl", f"{scheme}://{settings.domains.hub}/")
-    pulumi.export("binderUrl", f"{scheme}://{settings.domains.binder}/")
+    BinderHub("binderhub", BinderHubArgs.of(settings, secrets, cluster, ingress),
+              pulumi.ResourceOptions(provider=cluster.provider, depends_on=[hub.release]))
+    endpoints = Endpoints.of(settings)
+    pulumi.export("hubUrl", endpoints.hub_url)
+    pulumi.export("binderUrl", endpoints.binder_url)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("imagePrefix", cluster.registry.image_prefix)
     pulumi.export("kubernetesVersion", cluster.kubernetes_version)

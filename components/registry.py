@@ -75,7 +75,7 @@ class Harbor(pulumi.ComponentResource):
                                              min_lower=1, min_numeric=1, opts=child)
         after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         internal = self._internal_secrets(name, after_namespace)
-        release = chart(settings, "harbor", HARBOR_NAMESPACE, _harbor_values(settings, secrets, internal),
+        release = chart(settings.charts, "harbor", HARBOR_NAMESPACE, _harbor_values(settings, secrets, internal),
                         after_namespace)
         credentials = kubernetes.core.v1.Secret(
             f"{name}-setup-credentials",
@@ -90,6 +90,7 @@ class Harbor(pulumi.ComponentResource):
             username=f"robot${harbor.project}+{HARBOR_ROBOT}",
             password=pulumi.Output.secret(robot_secret.result),
             private=True,
+            in_cluster=True,
         )
         self.register_outputs({})
 

@@ -183,14 +183,14 @@ class KubeadmCluster(pulumi.ComponentResource):
     def _cni(self, settings: Settings, opts: pulumi.ResourceOptions) -> kubernetes.helm.v4.Chart:
         kubeadm = self._kubeadm
         if kubeadm.cni == "cilium":
-            return chart(settings, "cilium", "kube-system",
+            return chart(settings.charts, "cilium", "kube-system",
                          {"ipam": {"mode": "cluster-pool",
                                    "operator": {"clusterPoolIPv4PodCIDRList": [kubeadm.pod_subnet]}},
                           # Hubble's certificates would be generated afresh on every render (no
                           # `lookup` under helm.v4.Chart), restarting Cilium on every update.
                           "hubble": {"enabled": False, "tls": {"enabled": False}}}, opts)
         namespace = kubernetes.core.v1.Namespace("tigera-operator", metadata={"name": "tigera-operator"}, opts=opts)
-        return chart(settings, "calico", "tigera-operator",
+        return chart(settings.charts, "calico", "tigera-operator",
                      {"installation": {"calicoNetwork": {"ipPools": [
                          {"cidr": kubeadm.pod_subnet, "encapsulation": "VXLANCrossSubnet"}]}}},
                      pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])))
@@ -201,7 +201,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             # MetalLB's speaker needs host networking and capabilities.
             "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}, opts=opts)
         after_namespace = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
-        release = chart(settings, "metallb", "metallb-system", {}, after_namespace)
+        release = chart(settings.charts, "metallb", "metallb-system", {}, after_namespace)
         after_release = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[release]))
         pool = kubernetes.apiextensions.CustomResource(
             "metallb-pool", api_version="metallb.io/v1beta1", kind="IPAddressPool",
@@ -216,7 +216,7 @@ class KubeadmCluster(pulumi.ComponentResource):
     def _nfs(self, settings: Settings, opts: pulumi.ResourceOptions) -> None:
         nfs = self._kubeadm.nfs
         namespace = kubernetes.core.v1.Namespace("nfs-provisioner", metadata={"name": "nfs-provisioner"}, opts=opts)
-        release = chart(settings, "nfs-subdir-external-provisioner", "nfs-provisioner", {
+        release = chart(settings.charts, "nfs-subdir-external-provisioner", "nfs-provisioner", {
             "nfs": {"server": nfs.server, "path": nfs.path},
             # The storage classes are this project's own (Retain), not the chart's.
             "storageClass": {"create": False, "provisionerName": NFS_PROVISIONER},
