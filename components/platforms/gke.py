@@ -15,6 +15,7 @@ from components.storage import StorageClasses
 
 _NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer")
 _MASTER_CIDR = "172.16.0.0/28"  # the control plane's range when nodes are private
+_GKE_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}  # GKE spells taint effects in upper snake case
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -103,9 +104,10 @@ class GkeCluster(pulumi.ComponentResource):
 
     def _node_pool(self, name: str, cluster, purpose: str, pool: NodePool, account) -> gcp.container.NodePool:
         labels = {NODE_PURPOSE: purpose}
-        # Only user servers and builds run on user and build nodes: both tolerate this taint.
-        taints = ([] if purpose == "core" else
-                  [{"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NO_SCHEDULE"}])
+        # Only user servers and builds run on user and build nodes: the taint both tolerate.
+        taints = [] if purpose == "core" else [
+            {"key": taint["key"], "value": taint["value"], "effect": _GKE_EFFECTS[taint["effect"]]}
+            for taint in Placement.dedicated(NODE_PURPOSE, purpose).tolerations]
         return gcp.container.NodePool(
             f"{name}-{purpose}",
             name=purpose,
