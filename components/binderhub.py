@@ -83,9 +83,8 @@ def binderhub_values(args: BinderHubArgs) -> dict:
         "service": {"type": "ClusterIP"},
         "networkPolicy": {"enabled": True},
         "ingress": ingress_values(args.ingress, args.endpoints.binder_host, "binder-tls"),
-        "nodeSelector": cluster.core.node_selector,
-        "tolerations": list(cluster.core.tolerations),
-        "dockerApi": {"nodeSelector": cluster.build.node_selector, "tolerations": list(cluster.build.tolerations)},
+        **cluster.core.chart_values(),
+        "dockerApi": cluster.build.chart_values(),
         "extraEnv": [
             {"name": "JUPYTERHUB_API_TOKEN",
              "valueFrom": {"secretKeyRef": {"name": "hub", "key": "hub.services.binder.apiToken"}}},

@@ -25,6 +25,11 @@ class Placement:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, str], ...] = ()
 
+    def chart_values(self) -> dict:
+        """This placement as chart values: `nodeSelector` and `tolerations`, as most charts name them."""
+        return {"nodeSelector": dict(self.node_selector),
+                "tolerations": [dict(toleration) for toleration in self.tolerations]}
+
     @classmethod
     def dedicated(cls, label: str, purpose: str) -> Placement:
         """Nodes labelled `label=purpose` and tainted `hub.jupyter.org/dedicated=user:NoSchedule`:

@@ -48,13 +48,8 @@ ACME_SERVERS = {
 NODE_PORTS = {"web": 30080, "websecure": 30443}
 
 
-def _placement(placement: Placement) -> dict[str, Any]:
-    return {"nodeSelector": dict(placement.node_selector),
-            "tolerations": [dict(toleration) for toleration in placement.tolerations]}
-
-
 def cert_manager_values(cluster: Cluster) -> dict[str, Any]:
-    core = _placement(cluster.core)
+    core = cluster.core.chart_values()
     return {
         "crds": {"enabled": True},
         # A post-install Helm hook: helm.v4.Chart skips hooks, so say so.
@@ -88,7 +83,7 @@ def traefik_values(settings: Settings, cluster: Cluster) -> dict[str, Any]:
         },
         "service": {"spec": service_spec},
         "ports": {"web": web, "websecure": websecure},
-        **_placement(cluster.core),
+        **cluster.core.chart_values(),
     }
 
 
@@ -96,7 +91,7 @@ def cluster_issuer(name: str, email: str, core: Placement, class_name: str = CLA
     """The spec of a Let's Encrypt ClusterIssuer answering HTTP-01 challenges through the ingress."""
     ingress: dict[str, Any] = {"ingressClassName": class_name}
     if core.node_selector or core.tolerations:  # the short-lived solver pods run where the hub runs
-        ingress["podTemplate"] = {"spec": _placement(core)}
+        ingress["podTemplate"] = {"spec": core.chart_values()}
     return {"acme": {
         "server": ACME_SERVERS[name],
         "email": email,

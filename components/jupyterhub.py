@@ -115,8 +115,7 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
         "proxy": {
             "secretToken": generated.proxy_secret_token,
             "service": {"type": "ClusterIP"},
-            "chp": {"nodeSelector": core.node_selector, "tolerations": list(core.tolerations),
-                    "networkPolicy": {"enabled": True}},
+            "chp": {**core.chart_values(), "networkPolicy": {"enabled": True}},
         },
         "hub": {
             "config": {
@@ -140,8 +139,7 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
             "extraFiles": hub_files(),
             "extraConfig": {"persistent-binderhub": HUB_EXTRA_CONFIG},
             "db": _hub_database(args, hub_db),
-            "nodeSelector": core.node_selector,
-            "tolerations": list(core.tolerations),
+            **core.chart_values(),
             "networkPolicy": {"enabled": True},
         },
         "singleuser": {
