@@ -61,5 +61,8 @@ class Cluster:
     user: Placement  # user servers
     build: Placement  # image builds (the user nodes when there is no build pool)
     ingress_address: pulumi.Input[str] | None = None  # the address the ingress controller is exposed on
+    # The entry point is the nodes' fixed ports (an existing, often local, cluster has no load
+    # balancer to give it an address), not a LoadBalancer Service.
+    ingress_on_node_ports: bool = False
     storage_classes: tuple[str, str] = (USER_HOMES_CLASS, HUB_DB_CLASS)
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # what must exist before workloads

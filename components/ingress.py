@@ -44,7 +44,7 @@ ACME_SERVERS = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
     "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory",
 }
-# The fixed node ports of a local cluster (platform `existing`): HTTP and HTTPS.
+# The fixed node ports of a cluster whose entry is its nodes (Cluster.ingress_on_node_ports): HTTP, HTTPS.
 NODE_PORTS = {"web": 30080, "websecure": 30443}
 
 
@@ -64,7 +64,7 @@ def traefik_values(settings: Settings, cluster: Cluster) -> dict[str, Any]:
     tls = settings.tls.issuer != "none"
     web: dict[str, Any] = {}
     websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
-    if settings.platform == "existing":
+    if cluster.ingress_on_node_ports:
         service_spec: dict[str, Any] = {"type": "NodePort"}
         web["nodePort"] = NODE_PORTS["web"]
         websecure["nodePort"] = NODE_PORTS["websecure"]

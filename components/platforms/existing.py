@@ -34,7 +34,7 @@ class ExistingCluster(pulumi.ComponentResource):
             kubeconfig=pulumi.Output.secret(path or "$KUBECONFIG or ~/.kube/config"),
             kubernetes_version=existing.kubernetes_version,
             registry=build_registry(settings, secrets, workloads),
-            core=anywhere, user=anywhere, build=anywhere,
+            core=anywhere, user=anywhere, build=anywhere, ingress_on_node_ports=True,
             storage_classes=((existing.storage_class, existing.storage_class) if existing.storage_class
                              else (USER_HOMES_CLASS, HUB_DB_CLASS)),
         )

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from tests.program.chart_schemas import FILES, SCHEMAS, schema_errors
+from tests.program.conftest import release
 from tools.offline import CHART_TYPE, OfflineRun, run_program
 
 INGRESS_PROGRAM = """
@@ -25,7 +26,7 @@ core = Placement({{NODE_PURPOSE: "core"}}, ({{"key": DEDICATED, "operator": "Equ
                                                "effect": "NoSchedule"}},)) if {dedicated} else Placement()
 cluster = Cluster(provider=provider, kubeconfig=pulumi.Output.secret("kubeconfig"), kubernetes_version="1.31",
                   registry=RegistryAccess(url="", image_prefix=""), core=core, user=Placement(), build=Placement(),
-                  ingress_address={address!r})
+                  ingress_address={address!r}, ingress_on_node_ports={node_ports!r})
 ingress = Ingress("ingress", settings, cluster)
 pulumi.export("className", ingress.class_name)
 pulumi.export("issuer", ingress.issuer)
@@ -59,7 +60,9 @@ def ingress_run(tmp_path_factory):
         if stack not in runs:
             address, dedicated, _, _ = CASES[stack]
             program = tmp / f"ingress-{stack}.py"
-            program.write_text(INGRESS_PROGRAM.format(address=address, dedicated=dedicated))
+            # As the platforms hand it over: only an existing (local) cluster's entry is its node ports.
+            node_ports = stack == "local"
+            program.write_text(INGRESS_PROGRAM.format(address=address, dedicated=dedicated, node_ports=node_ports))
             runs[stack] = run_program(stack, program=program)
         return runs[stack]
 
@@ -212,3 +215,11 @@ def test_an_existing_ingress_class_replaces_traefik(project):
     issuers = run.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
     solvers = {i.inputs["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"] for i in issuers}
     assert solvers == {"nginx"}
+
+
+@pytest.mark.parametrize(("stack", "service_type"), [("local", "NodePort"), ("example-kubeadm", "LoadBalancer"),
+                                                     ("example-gke", "LoadBalancer")])
+def test_each_platform_says_how_its_entry_point_is_exposed(example_runs, stack, service_type):
+    """The whole program: the existing platform hands over node ports, the others a load balancer."""
+    _, values = release(example_runs, stack, "traefik")
+    assert values["service"]["spec"]["type"] == service_type
