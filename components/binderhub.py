@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.charts import chart
+from components.charts import chart, moved_from_root
 from components.cluster import HUB_NAMESPACE, Cluster
 from components.endpoints import Endpoints
 from components.ingress import Ingress
@@ -42,13 +42,12 @@ class BinderHub(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BinderHubArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("persistent-binderhub:hub:BinderHub", name, None, opts)
-        # Registered at the stack's root before this component existed: the alias keeps them in place.
-        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        child = moved_from_root(self, opts)
         registry, address = args.cluster.registry, args.cluster.ingress_address
         if registry.in_cluster and address is not None:
-            _registry_egress(address, child.merge(opts))
+            _registry_egress(address, child)
         self.release = chart(args.charts, "binderhub-service", HUB_NAMESPACE, binderhub_values(args),
-                             child.merge(opts), release="binderhub")
+                             child, release="binderhub")
         self.register_outputs({})
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.charts import chart, chart_version
+from components.charts import chart, chart_version, moved_from_root
 from components.cluster import HUB_NAMESPACE, Cluster
 from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
@@ -73,9 +73,8 @@ class JupyterHub(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: JupyterHubArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("persistent-binderhub:hub:JupyterHub", name, None, opts)
-        # Registered at the stack's root before this component existed: the alias keeps it in place.
-        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
-        self.release = chart(args.charts, "jupyterhub", HUB_NAMESPACE, jupyterhub_values(args), child.merge(opts))
+        child = moved_from_root(self, opts)
+        self.release = chart(args.charts, "jupyterhub", HUB_NAMESPACE, jupyterhub_values(args), child)
         self.register_outputs({})
 
 

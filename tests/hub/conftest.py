@@ -1,7 +1,8 @@
 """The hub package's tests: `hub/` on sys.path, as in the hub pod, and a KubeSpawner to test with.
 
 These tests need only what the z2jh hub image ships (plus pytest and hypothesis), so
-they also run in a virtual environment made from ../shared/hub-image/requirements.txt.
+they also run in a virtual environment made from hub/hub-image-requirements.txt
+(`make test-hub-image`).
 """
 
 from __future__ import annotations
