@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pulumi
 
-from components.platform import build_platform
+from components.deployment import deploy
 from components.secrets import load_secrets
 from components.settings import load_settings
 
 settings = load_settings()
 # The project root holds secrets/; older Pulumi CLIs do not report it, but run the program there.
 secrets = load_secrets(settings, pulumi.get_stack(), Path(pulumi.get_root_directory() or "."))
-build_platform(settings, secrets)
+deploy(settings, secrets)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.charts import chart, moved_from_root
-from components.cluster import HUB_NAMESPACE, Cluster
+from components.charts import chart
+from components.cluster import HUB_NAMESPACE, Cluster, RegistryAccess
+from components.component import FROM_ROOT, Component
 from components.endpoints import Endpoints
 from components.ingress import Ingress
 from components.jupyterhub import BINDER_CLIENT_ID, ingress_values
@@ -30,22 +31,25 @@ class BinderHubArgs:
     charts: Charts
     secrets: StackSecrets
     cluster: Cluster
+    registry: RegistryAccess
     ingress: Ingress
 
     @classmethod
-    def of(cls, settings: Settings, secrets: StackSecrets, cluster: Cluster, ingress: Ingress) -> BinderHubArgs:
-        return cls(Endpoints.of(settings), settings.binder, settings.charts, secrets, cluster, ingress)
+    def of(cls, settings: Settings, secrets: StackSecrets, *, cluster: Cluster, registry: RegistryAccess,
+           ingress: Ingress) -> BinderHubArgs:
+        return cls(Endpoints.of(settings), settings.binder, settings.charts, secrets, cluster, registry, ingress)
 
 
-class BinderHub(pulumi.ComponentResource):
+class BinderHub(Component):
     """The binderhub-service release, and what its builds need to reach the registry."""
 
+    TYPE = "persistent-binderhub:hub:BinderHub"
+
     def __init__(self, name: str, args: BinderHubArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("persistent-binderhub:hub:BinderHub", name, None, opts)
-        child = moved_from_root(self, opts)
-        registry, address = args.cluster.registry, args.cluster.ingress_address
-        if registry.in_cluster and address is not None:
-            _registry_egress(address, child)
+        super().__init__(name, opts)
+        child = self.child(aliases=FROM_ROOT)
+        if args.registry.push_address is not None:
+            _registry_egress(args.registry.push_address, child)
         self.release = chart(args.charts, "binderhub-service", HUB_NAMESPACE, binderhub_values(args),
                              child, release="binderhub")
         self.register_outputs({})
@@ -53,8 +57,7 @@ class BinderHub(pulumi.ComponentResource):
 
 def binderhub_values(args: BinderHubArgs) -> dict:
     hub_url, binder_url = args.endpoints.hub_url, args.endpoints.binder_url
-    cluster, secrets = args.cluster, args.secrets
-    registry = cluster.registry
+    cluster, secrets, registry = args.cluster, args.secrets, args.registry
     # Without a registry (a local cluster), images stay on the node that built them.
     use_registry = bool(registry.url)
     config = {
@@ -100,9 +103,9 @@ def binderhub_values(args: BinderHubArgs) -> dict:
 
 
 def _registry_egress(address: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:
-    """Let docker-api push to Harbor in this cluster. The chart's own policy allows egress to
-    public addresses only, and Harbor answers at the ingress address, which may be private
-    (a MetalLB pool, a tenant network). Network policies add up: this one only widens."""
+    """Let docker-api push to a registry at `address` (Harbor at the ingress address, which may be
+    private: a MetalLB pool, a tenant network), which the chart's own policy, public addresses only,
+    would block. Network policies add up: this one only widens."""
     kubernetes.networking.v1.NetworkPolicy(
         "binderhub-registry-egress",
         metadata={"name": "binderhub-registry-egress", "namespace": HUB_NAMESPACE},

@@ -38,12 +38,6 @@ CHARTS = {
 }
 
 
-def moved_from_root(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
-    """Options for a child that was registered at the stack's root before `parent` existed: the
-    alias keeps a deployed stack's resource (and everything under it) in place."""
-    return pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]).merge(opts)
-
-
 def chart_version(charts: Charts, name: str) -> str:
     """The pinned version of chart `name`, or the stack's override (its `charts` settings)."""
     override = getattr(charts, name.replace("-", "_"))

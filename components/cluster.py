@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
+from components.component import Component
+
 if TYPE_CHECKING:
     import pulumi_kubernetes as kubernetes
 
@@ -46,23 +48,43 @@ class RegistryAccess:
     image_prefix: pulumi.Input[str]  # BinderHub's image_prefix: where built images go
     username: pulumi.Input[str] | None = None
     password: pulumi.Output[str] | None = None  # always a Pulumi secret
-    private: bool = False  # user pods need a pull secret (nodes cannot pull on their own)
-    # Served in this cluster at the ingress address (Harbor): image builds need an egress rule to it.
-    in_cluster: bool = False
+    pull_secret: bool = False  # user pods pull with a pull secret (nodes cannot pull on their own)
+    # The address builds push to when the chart's egress policy, which allows public addresses
+    # only, would block it: Harbor in this cluster, at an ingress address that may be private.
+    push_address: pulumi.Input[str] | None = None
 
 
-@dataclass(frozen=True)
-class Cluster:
+class Cluster(Component):
+    """What every platform component is to the rest of the program: the cluster it made.
+
+    Each platform (components/platforms/) subclasses it and ends by calling `hand_over`.
+    """
+
     provider: kubernetes.Provider
     kubeconfig: pulumi.Output[str]  # a secret: kubeconfig content (or, for an existing cluster, its path)
     kubernetes_version: str  # minor version, such as "1.31", for validating what is applied
-    registry: RegistryAccess
     core: Placement  # the hub, the proxy, BinderHub
     user: Placement  # user servers
-    build: Placement  # image builds (the user nodes when there is no build pool)
-    ingress_address: pulumi.Input[str] | None = None  # the address the ingress controller is exposed on
+    build: Placement  # image builds
+    ingress_address: pulumi.Input[str] | None  # the address the ingress controller is exposed on
     # The entry point is the nodes' fixed ports (an existing, often local, cluster has no load
     # balancer to give it an address), not a LoadBalancer Service.
-    ingress_on_node_ports: bool = False
-    storage_classes: tuple[str, str] = (USER_HOMES_CLASS, HUB_DB_CLASS)
-    depends_on: list[pulumi.Resource] = field(default_factory=list)  # what must exist before workloads
+    ingress_on_node_ports: bool
+    storage_classes: tuple[str, str]  # user homes, hub database
+    platform_registry: RegistryAccess | None  # the platform's own (GKE's Artifact Registry), when chosen
+    depends_on: list[pulumi.Resource]  # what must exist before workloads
+
+    def hand_over(self, *, provider: kubernetes.Provider, kubeconfig: pulumi.Output[str], kubernetes_version: str,
+                  core: Placement, user: Placement, build: Placement | None = None,
+                  ingress_address: pulumi.Input[str] | None = None, ingress_on_node_ports: bool = False,
+                  storage_classes: tuple[str, str] = (USER_HOMES_CLASS, HUB_DB_CLASS),
+                  platform_registry: RegistryAccess | None = None,
+                  depends_on: list[pulumi.Resource] | None = None) -> None:
+        """Set what the rest of the program reads (`build` defaults to the user nodes) and
+        register the outputs."""
+        self.provider, self.kubeconfig, self.kubernetes_version = provider, kubeconfig, kubernetes_version
+        self.core, self.user, self.build = core, user, build or user
+        self.ingress_address, self.ingress_on_node_ports = ingress_address, ingress_on_node_ports
+        self.storage_classes, self.platform_registry = storage_classes, platform_registry
+        self.depends_on = list(depends_on or [])
+        self.register_outputs({"kubeconfig": kubeconfig, "ingress_address": ingress_address})

@@ -28,6 +28,7 @@ moves from staging to production by changing `tls.issuer` alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -35,7 +36,8 @@ import pulumi_kubernetes as kubernetes
 
 from components.charts import chart
 from components.cluster import Cluster, Placement
-from components.settings import Settings
+from components.component import Component
+from components.settings import Charts, Settings, Tls
 
 CLASS_NAME = "traefik"
 CERT_MANAGER_NAMESPACE = "cert-manager"
@@ -60,8 +62,7 @@ def cert_manager_values(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def traefik_values(settings: Settings, cluster: Cluster) -> dict[str, Any]:
-    tls = settings.tls.issuer != "none"
+def traefik_values(tls: bool, cluster: Cluster) -> dict[str, Any]:
     web: dict[str, Any] = {}
     websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
     if cluster.ingress_on_node_ports:
@@ -100,7 +101,19 @@ def cluster_issuer(name: str, email: str, core: Placement, class_name: str = CLA
     }}
 
 
-class Ingress(pulumi.ComponentResource):
+@dataclass(frozen=True)
+class IngressArgs:
+    tls: Tls
+    existing_class: str | None  # an IngressClass the cluster has: then Traefik is not installed
+    charts: Charts
+    cluster: Cluster
+
+    @classmethod
+    def of(cls, settings: Settings, cluster: Cluster) -> IngressArgs:
+        return cls(settings.tls, settings.ingress.existing_class, settings.charts, cluster)
+
+
+class Ingress(Component):
     """Traefik and cert-manager, with Let's Encrypt ClusterIssuers when the stack uses TLS.
 
     For the rest of the program:
@@ -109,36 +122,28 @@ class Ingress(pulumi.ComponentResource):
     - `ready`: what Ingress objects must depend on.
     """
 
-    def __init__(self, name: str, settings: Settings, cluster: Cluster,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__("persistent-binderhub:ingress:Ingress", name, None, opts)
-        existing_class = settings.ingress.existing_class
+    TYPE = "persistent-binderhub:ingress:Ingress"
+
+    def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        existing_class, cluster = args.existing_class, args.cluster
         self.class_name = existing_class or CLASS_NAME
-        self.issuer: str | None = None if settings.tls.issuer == "none" else settings.tls.issuer
-
-        def options(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=cluster.provider,
-                                          depends_on=[*cluster.depends_on, *depends_on])
-
+        self.issuer: str | None = None if args.tls.issuer == "none" else args.tls.issuer
         namespaces = {
-            namespace: kubernetes.core.v1.Namespace(namespace, metadata={"name": namespace}, opts=options())
+            namespace: kubernetes.core.v1.Namespace(namespace, metadata={"name": namespace}, opts=self.child())
             for namespace in (CERT_MANAGER_NAMESPACE, *([] if existing_class else [TRAEFIK_NAMESPACE]))
         }
-        cert_manager = chart(settings.charts, "cert-manager", CERT_MANAGER_NAMESPACE, cert_manager_values(cluster),
-                             options(namespaces[CERT_MANAGER_NAMESPACE]))
-        # With an ingress controller of the cluster's own, Traefik is not installed.
+        cert_manager = chart(args.charts, "cert-manager", CERT_MANAGER_NAMESPACE, cert_manager_values(cluster),
+                             self.child(namespaces[CERT_MANAGER_NAMESPACE]))
         controller = [] if existing_class else [
-            chart(settings.charts, "traefik", TRAEFIK_NAMESPACE, traefik_values(settings, cluster),
-                  options(namespaces[TRAEFIK_NAMESPACE]))]
-        issuers = []
-        if self.issuer is not None:
-            issuers = [
-                kubernetes.apiextensions.CustomResource(
-                    issuer, api_version="cert-manager.io/v1", kind="ClusterIssuer",
-                    metadata={"name": issuer},
-                    spec=cluster_issuer(issuer, settings.tls.email, cluster.core, self.class_name),
-                    opts=options(cert_manager))
-                for issuer in ACME_SERVERS
-            ]
+            chart(args.charts, "traefik", TRAEFIK_NAMESPACE, traefik_values(self.issuer is not None, cluster),
+                  self.child(namespaces[TRAEFIK_NAMESPACE]))]
+        issuers = [
+            kubernetes.apiextensions.CustomResource(
+                issuer, api_version="cert-manager.io/v1", kind="ClusterIssuer", metadata={"name": issuer},
+                spec=cluster_issuer(issuer, args.tls.email, cluster.core, self.class_name),
+                opts=self.child(cert_manager))
+            for issuer in (ACME_SERVERS if self.issuer is not None else ())
+        ]
         self.ready: list[pulumi.Resource] = [*controller, cert_manager, *issuers]
         self.register_outputs({})

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pulumi
 
-from components.charts import chart, chart_version, moved_from_root
-from components.cluster import HUB_NAMESPACE, Cluster
+from components.charts import chart, chart_version
+from components.cluster import HUB_NAMESPACE, Cluster, RegistryAccess
+from components.component import FROM_ROOT, Component
 from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
 from components.ingress import Ingress
@@ -53,13 +54,14 @@ class JupyterHubArgs:
     secrets: StackSecrets
     generated: GeneratedSecrets
     cluster: Cluster
+    registry: RegistryAccess
     ingress: Ingress
 
     @classmethod
-    def of(cls, settings: Settings, secrets: StackSecrets, cluster: Cluster, generated: GeneratedSecrets,
-           ingress: Ingress) -> JupyterHubArgs:
+    def of(cls, settings: Settings, secrets: StackSecrets, *, generated: GeneratedSecrets, cluster: Cluster,
+           registry: RegistryAccess, ingress: Ingress) -> JupyterHubArgs:
         return cls(Endpoints.of(settings), settings.auth, settings.persistence, settings.servers, settings.storage,
-                   settings.hub_database, settings.charts, secrets, generated, cluster, ingress)
+                   settings.hub_database, settings.charts, secrets, generated, cluster, registry, ingress)
 
     @property
     def maintenance_image(self) -> str:
@@ -68,13 +70,15 @@ class JupyterHubArgs:
                 or f"{NETWORK_TOOLS_IMAGE}:{chart_version(self.charts, 'jupyterhub')}")
 
 
-class JupyterHub(pulumi.ComponentResource):
+class JupyterHub(Component):
     """The z2jh release, with the persistent spawner and its settings."""
 
+    TYPE = "persistent-binderhub:hub:JupyterHub"
+
     def __init__(self, name: str, args: JupyterHubArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("persistent-binderhub:hub:JupyterHub", name, None, opts)
-        child = moved_from_root(self, opts)
-        self.release = chart(args.charts, "jupyterhub", HUB_NAMESPACE, jupyterhub_values(args), child)
+        super().__init__(name, opts)
+        self.release = chart(args.charts, "jupyterhub", HUB_NAMESPACE, jupyterhub_values(args),
+                             self.child(aliases=FROM_ROOT))
         self.register_outputs({})
 
 
@@ -90,10 +94,10 @@ def spawner_config(args: JupyterHubArgs) -> dict:
     it is defined.
     """
     persistence = args.persistence
-    chosen = {"projects_limit": persistence.projects_per_user, "mount_projects": persistence.mount_projects}
+    chosen = {"projects_limit": persistence.projects_limit, "mount_projects": persistence.mount_projects}
     return {
         **{name: value for name, value in chosen.items() if value is not None},
-        "allowed_image_prefixes": [args.cluster.registry.image_prefix],
+        "allowed_image_prefixes": [args.registry.image_prefix],
         "binder_url": args.endpoints.binder_url,
         "home_mount_path": HOME_MOUNT_PATH,
         "maintenance_image": args.maintenance_image,
@@ -110,7 +114,7 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
         # No release-name prefix: the hub's Secret is then `hub`, the name binderhub-service reads
         # its JUPYTERHUB_API_TOKEN from, and the Service `hub` that BinderHub reaches.
         "fullnameOverride": "",
-        "imagePullSecrets": [PULL_SECRET] if cluster.registry.private else [],
+        "imagePullSecrets": [PULL_SECRET] if args.registry.pull_secret else [],
         "proxy": {
             "secretToken": generated.proxy_secret_token,
             "service": {"type": "ClusterIP"},

@@ -395,7 +395,7 @@ class ArtifactRegistry(Model):
     untagged_retention_days: int = Field(30, ge=1)
 
 
-class Harbor(Model):
+class HarborSettings(Model):
     hostname: Domain = Field(description="the Harbor domain, such as registry.binder.example.org")
     project: Name = "binder"
     retention_days: int = Field(30, ge=1)
@@ -415,7 +415,7 @@ class Registry(Model):
     type: Literal["artifact-registry", "harbor", "external", "none"] = Field(
         description="artifact-registry (GKE), harbor, external or none (local images, existing clusters)")
     artifact_registry: ArtifactRegistry | None = None
-    harbor: Harbor | None = None
+    harbor: HarborSettings | None = None
     external: ExternalRegistry | None = None
 
     @model_validator(mode="before")
@@ -431,7 +431,7 @@ class Storage(Model):
 
 class Persistence(Model):
     # Unset: the spawner's own defaults (5, on), defined there only (hub/README.md).
-    projects_per_user: int | None = Field(None, ge=1)
+    projects_limit: int | None = Field(None, ge=1)
     mount_projects: bool | None = None
     # The one image that sees a user's whole volume (see hub/README.md); by default z2jh's
     # network-tools image of the chart's version, which user nodes pull for the chart anyway.
@@ -511,6 +511,9 @@ class Settings(Model):
         if self.registry.type == "none" and self.platform != "existing":
             raise SettingError("registry.type", "'none' works only on an existing cluster that can load "
                                                 "local images: use harbor or external")
+        if self.registry.type == "harbor" and self.tls.issuer == "none":
+            raise SettingError("tls.issuer", "is 'none', but Harbor is served over https only: set tls.issuer "
+                                             "to letsencrypt-staging or letsencrypt-production, and tls.email")
         if self.tls.issuer == "none" and self.platform != "existing":
             raise SettingError("tls.issuer", "is 'none' (plain HTTP, the default), which is for local "
                                              "clusters only: set tls.issuer to letsencrypt-staging or "

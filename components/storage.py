@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import HUB_DB_CLASS, USER_HOMES_CLASS
+from components.component import Component
 
 
-class StorageClasses(pulumi.ComponentResource):
+@dataclass(frozen=True)
+class StorageClassesArgs:
+    provisioner: str  # the cluster's CSI driver or volume provisioner
+    parameters: dict[str, str] = field(default_factory=dict)  # the provisioner's own
+    # Where the provisioner supports it, a volume is made only once its pod is scheduled, in that pod's zone.
+    wait_for_first_consumer: bool = True
+
+
+class StorageClasses(Component):
     """`user-homes` and `hub-db`: reclaimPolicy Retain, so deleting a claim never deletes the
     data, and expandable, so a volume can grow in place."""
 
-    def __init__(self, name: str, *, provisioner: str, parameters: dict[str, str] | None = None,
-                 wait_for_first_consumer: bool, opts: pulumi.ResourceOptions):
-        super().__init__("persistent-binderhub:storage:StorageClasses", name, None, opts)
+    TYPE = "persistent-binderhub:storage:StorageClasses"
+
+    def __init__(self, name: str, args: StorageClassesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
         for class_name in (USER_HOMES_CLASS, HUB_DB_CLASS):
             kubernetes.storage.v1.StorageClass(
                 class_name,
                 metadata={"name": class_name, "labels": {"app.kubernetes.io/part-of": "persistent-binderhub"}},
-                provisioner=provisioner,
-                parameters=parameters or None,
+                provisioner=args.provisioner,
+                parameters=args.parameters or None,
                 reclaim_policy="Retain",
                 allow_volume_expansion=True,
-                # Where the provisioner supports it, create a volume only once its pod is scheduled,
-                # in that pod's zone.
-                volume_binding_mode="WaitForFirstConsumer" if wait_for_first_consumer else "Immediate",
-                opts=pulumi.ResourceOptions(parent=self),
+                volume_binding_mode="WaitForFirstConsumer" if args.wait_for_first_consumer else "Immediate",
+                opts=self.child(),
             )
         self.register_outputs({})

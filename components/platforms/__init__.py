@@ -1,4 +1,4 @@
-"""One component per platform, each building a `components.cluster.Cluster`.
+"""One component per platform, each a `components.cluster.Cluster`.
 
 Provider modules are heavy to import, so each platform is imported only when chosen.
 """
@@ -13,6 +13,6 @@ from components.settings import Settings
 
 
 def build_cluster(settings: Settings, secrets: StackSecrets) -> Cluster:
-    # Each platform's module is named after it.
+    # Each platform's module is named after it, and builds its component with `build`.
     module = importlib.import_module(f"components.platforms.{settings.platform}")
     return module.build(settings, secrets)

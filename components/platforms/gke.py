@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
@@ -10,75 +11,82 @@ import pulumi_kubernetes as kubernetes
 
 from components.cluster import NODE_PURPOSE, Cluster, Placement, RegistryAccess
 from components.secrets import StackSecrets
-from components.settings import NodePool, Settings
-from components.storage import StorageClasses
+from components.settings import ArtifactRegistry, Gke, NodePool, Settings
+from components.storage import StorageClasses, StorageClassesArgs
 
 _NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer")
 _MASTER_CIDR = "172.16.0.0/28"  # the control plane's range when nodes are private
 _GKE_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}  # GKE spells taint effects in upper snake case
 
 
-class GkeCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: Settings):
-        super().__init__("persistent-binderhub:platform:GkeCluster", name, None)
-        gke = settings.gke
+@dataclass(frozen=True)
+class GkeClusterArgs:
+    gke: Gke
+    artifact_registry: ArtifactRegistry | None  # made only when the stack chose it as its registry
+
+    @classmethod
+    def of(cls, settings: Settings, secrets: StackSecrets) -> GkeClusterArgs:
+        return cls(settings.gke, settings.registry.artifact_registry)
+
+
+class GkeCluster(Cluster):
+    TYPE = "persistent-binderhub:platform:GkeCluster"
+
+    def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        gke = args.gke
         self._gke = gke
-        self._artifact_registry = settings.registry.artifact_registry
-        self._gcp = gcp.Provider(f"{name}-gcp", project=gke.project, region=gke.region,
-                                 opts=pulumi.ResourceOptions(parent=self))
+        self._gcp = gcp.Provider(f"{name}-gcp", project=gke.project, region=gke.region, opts=self.child())
         network, subnet = self._network(name)
         nodes_account = self._nodes_account(name)
         cluster = self._cluster(name, network, subnet)
-        pools = {purpose: self._node_pool(name, cluster, purpose, pool, nodes_account)
+        pools = [self._node_pool(name, cluster, purpose, pool, nodes_account)
                  for purpose, pool in (("core", gke.node_pools.core), ("user", gke.node_pools.user),
-                                       ("build", gke.node_pools.build)) if pool}
-        registry = self._registry(name, nodes_account)
+                                       ("build", gke.node_pools.build)) if pool]
+        registry = (self._artifact_registry(name, args.artifact_registry, nodes_account)
+                    if args.artifact_registry else None)
         address = gcp.compute.Address(
             f"{name}-ingress", region=gke.region, address_type="EXTERNAL",
-            description="The ingress of the persistent BinderHub",
-            opts=self._opts(protect=True))
+            description="The ingress of the persistent BinderHub", opts=self.child(provider=self._gcp, protect=True))
         kubeconfig = pulumi.Output.secret(pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth)
                                           .apply(lambda args: _kubeconfig(*args)))
-        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig,
-                                       opts=pulumi.ResourceOptions(parent=self, depends_on=list(pools.values())))
-        StorageClasses("storage", provisioner="pd.csi.storage.gke.io",
-                       parameters={"type": "pd-balanced"}, wait_for_first_consumer=True,
-                       opts=pulumi.ResourceOptions(parent=self, provider=provider))
+        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*pools))
+        StorageClasses("storage", StorageClassesArgs("pd.csi.storage.gke.io", {"type": "pd-balanced"}),
+                       self.child(provider=provider))
         user = Placement.dedicated(NODE_PURPOSE, "user")
-        self.cluster = Cluster(
+        self.hand_over(
             provider=provider, kubeconfig=kubeconfig, kubernetes_version=gke.min_master_version,
-            registry=registry, core=Placement({"cloud.google.com/gke-nodepool": "core"}), user=user,
-            build=Placement.dedicated(NODE_PURPOSE, "build") if "build" in pools else user,
-            ingress_address=address.address, depends_on=list(pools.values()))
-        self.register_outputs({"kubeconfig": kubeconfig, "ingress_address": address.address})
-
-    def _opts(self, **options) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._gcp, **options)
+            core=Placement({"cloud.google.com/gke-nodepool": "core"}), user=user,
+            build=Placement.dedicated(NODE_PURPOSE, "build") if gke.node_pools.build else user,
+            ingress_address=address.address, platform_registry=registry, depends_on=pools)
 
     def _network(self, name: str) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
         gke = self._gke
-        network = gcp.compute.Network(f"{name}-network", auto_create_subnetworks=False, opts=self._opts())
+        network = gcp.compute.Network(f"{name}-network", auto_create_subnetworks=False,
+                                      opts=self.child(provider=self._gcp))
         subnet = gcp.compute.Subnetwork(
             f"{name}-subnet", network=network.id, region=gke.region, ip_cidr_range=gke.network.subnet_cidr,
             private_ip_google_access=True,
             secondary_ip_ranges=[{"range_name": "pods", "ip_cidr_range": gke.network.pods_cidr},
                                  {"range_name": "services", "ip_cidr_range": gke.network.services_cidr}],
-            opts=self._opts())
+            opts=self.child(provider=self._gcp))
         if gke.private_nodes:
             # Private nodes reach the internet (image builds, package mirrors) through Cloud NAT.
-            router = gcp.compute.Router(f"{name}-router", network=network.id, region=gke.region, opts=self._opts())
+            router = gcp.compute.Router(f"{name}-router", network=network.id, region=gke.region,
+                                        opts=self.child(provider=self._gcp))
             gcp.compute.RouterNat(f"{name}-nat", router=router.name, region=gke.region,
                                   nat_ip_allocate_option="AUTO_ONLY",
                                   source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-                                  opts=self._opts())
+                                  opts=self.child(provider=self._gcp))
         return network, subnet
 
     def _nodes_account(self, name: str) -> gcp.serviceaccount.Account:
         account = gcp.serviceaccount.Account(f"{name}-nodes", account_id="binderhub-nodes",
-                                             display_name="Nodes of the persistent BinderHub", opts=self._opts())
+                                             display_name="Nodes of the persistent BinderHub",
+                                             opts=self.child(provider=self._gcp))
         for role in _NODE_ROLES:
             gcp.projects.IAMMember(f"{name}-nodes-{role.split('/')[1]}", project=self._gke.project, role=role,
-                                   member=account.member, opts=self._opts())
+                                   member=account.member, opts=self.child(provider=self._gcp))
         return account
 
     def _cluster(self, name: str, network, subnet) -> gcp.container.Cluster:
@@ -99,7 +107,7 @@ class GkeCluster(pulumi.ComponentResource):
                                      "master_ipv4_cidr_block": _MASTER_CIDR} if gke.private_nodes else None),
             addons_config={"gce_persistent_disk_csi_driver_config": {"enabled": True}},
             deletion_protection=True,
-            opts=self._opts(),
+            opts=self.child(provider=self._gcp),
         )
 
     def _node_pool(self, name: str, cluster, purpose: str, pool: NodePool, account) -> gcp.container.NodePool:
@@ -131,28 +139,28 @@ class GkeCluster(pulumi.ComponentResource):
                 "workload_metadata_config": {"mode": "GKE_METADATA"},
             },
             # The autoscaler changes the node count; a preview must not undo it.
-            opts=self._opts(ignore_changes=["initialNodeCount"]),
+            opts=self.child(provider=self._gcp, ignore_changes=["initialNodeCount"]),
         )
 
-    def _registry(self, name: str, nodes_account) -> RegistryAccess:
+    def _artifact_registry(self, name: str, settings: ArtifactRegistry, nodes_account) -> RegistryAccess:
         gke = self._gke
-        settings = self._artifact_registry
         repository = gcp.artifactregistry.Repository(
             f"{name}-images", location=gke.region, repository_id=settings.repository, format="DOCKER",
             description="Images built by BinderHub",
             cleanup_policies=[{"id": "delete-untagged", "action": "DELETE",
                                "condition": {"tag_state": "UNTAGGED",
                                              "older_than": f"{settings.untagged_retention_days * 86400}s"}}],
-            opts=self._opts(protect=True))
+            opts=self.child(provider=self._gcp, protect=True))
         pusher = gcp.serviceaccount.Account(f"{name}-binderhub-push", account_id="binderhub-push",
-                                            display_name="BinderHub pushing built images", opts=self._opts())
+                                            display_name="BinderHub pushing built images",
+                                            opts=self.child(provider=self._gcp))
         for member, role in ((pusher.member, "roles/artifactregistry.writer"),
                              (nodes_account.member, "roles/artifactregistry.reader")):
             gcp.artifactregistry.RepositoryIamMember(
                 f"{name}-images-{role.rsplit('.', 1)[1]}", repository=repository.name, location=gke.region,
-                role=role, member=member, opts=self._opts())
+                role=role, member=member, opts=self.child(provider=self._gcp))
         key = gcp.serviceaccount.Key(f"{name}-binderhub-push-key", service_account_id=pusher.name,
-                                     opts=self._opts())  # the provider marks privateKey secret
+                                     opts=self.child(provider=self._gcp))  # the provider marks privateKey secret
         host = f"{gke.region}-docker.pkg.dev"
         return RegistryAccess(
             url=f"https://{host}",
@@ -189,4 +197,4 @@ users:
 
 
 def build(settings: Settings, secrets: StackSecrets) -> Cluster:
-    return GkeCluster("cluster", settings).cluster
+    return GkeCluster("cluster", GkeClusterArgs.of(settings, secrets))

@@ -2,32 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_openstack as openstack
 
 from components.cluster import Cluster, Placement
-from components.registry import build_registry
 from components.secrets import StackSecrets
-from components.settings import Settings
-from components.storage import StorageClasses
+from components.settings import Magnum, Settings
+from components.storage import StorageClasses, StorageClassesArgs
 
 # Magnum (its Cluster API driver) does not pass node-group labels on to the nodes, but
 # labels each node with the name of its group.
 NODE_GROUP_LABEL = "capi.stackhpc.com/node-group"
 
 
-class MagnumCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: Settings, secrets: StackSecrets):
-        super().__init__("persistent-binderhub:platform:MagnumCluster", name, None)
-        magnum = settings.magnum
+@dataclass(frozen=True)
+class MagnumClusterArgs:
+    magnum: Magnum
+    application_credential_secret: pulumi.Output[str]
+
+    @classmethod
+    def of(cls, settings: Settings, secrets: StackSecrets) -> MagnumClusterArgs:
+        return cls(settings.magnum, secrets["openstack_application_credential_secret"])
+
+
+class MagnumCluster(Cluster):
+    TYPE = "persistent-binderhub:platform:MagnumCluster"
+
+    def __init__(self, name: str, args: MagnumClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        magnum = args.magnum
         cloud = openstack.Provider(
             f"{name}-openstack", auth_url=magnum.auth_url, region=magnum.region,
             application_credential_id=magnum.application_credential_id,
-            application_credential_secret=secrets["openstack_application_credential_secret"],
-            opts=pulumi.ResourceOptions(parent=self))
-        opts = pulumi.ResourceOptions(parent=self, provider=cloud)
-        keypair = openstack.compute.Keypair(f"{name}-keypair", public_key=magnum.keypair_public_key, opts=opts)
+            application_credential_secret=args.application_credential_secret, opts=self.child())
+        keypair = openstack.compute.Keypair(f"{name}-keypair", public_key=magnum.keypair_public_key,
+                                            opts=self.child(provider=cloud))
         template = openstack.containerinfra.ClusterTemplate(
             f"{name}-template",
             coe="kubernetes",
@@ -42,14 +54,14 @@ class MagnumCluster(pulumi.ComponentResource):
             master_lb_enabled=True,
             labels={"kube_tag": f"v{magnum.kubernetes_version}", "cinder_csi_enabled": "true",
                     "auto_scaling_enabled": "true", "master_lb_floating_ip_enabled": "true", **magnum.labels},
-            opts=opts)
+            opts=self.child(provider=cloud))
         cluster = openstack.containerinfra.Cluster(
             name,
             cluster_template_id=template.id,
             master_count=magnum.master_count,
             node_count=1,  # Magnum's default worker group; the node groups below do the work
             keypair=keypair.name,
-            opts=pulumi.ResourceOptions(parent=self, provider=cloud, additional_secret_outputs=["kubeconfig"]))
+            opts=self.child(provider=cloud, additional_secret_outputs=["kubeconfig"]))
         # Magnum fails on parallel node-group changes: each group waits for the one before.
         previous: pulumi.Resource = cluster
         groups = []
@@ -57,26 +69,19 @@ class MagnumCluster(pulumi.ComponentResource):
             previous = openstack.containerinfra.NodeGroup(
                 f"{name}-{purpose}", name=purpose, cluster_id=cluster.id, flavor_id=group.flavor,
                 node_count=group.min_nodes, min_node_count=group.min_nodes, max_node_count=group.max_nodes,
-                opts=pulumi.ResourceOptions(parent=self, provider=cloud, depends_on=[previous],
-                                            ignore_changes=["nodeCount"]))  # the autoscaler's
+                opts=self.child(previous, provider=cloud, ignore_changes=["nodeCount"]))  # the autoscaler's
             groups.append(previous)
         address = openstack.networking.FloatingIp(
             f"{name}-ingress", pool=magnum.external_network, description="The ingress of the persistent BinderHub",
-            opts=pulumi.ResourceOptions(parent=self, provider=cloud, protect=True))
+            opts=self.child(provider=cloud, protect=True))
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig.apply(lambda config: config["raw_config"]))
-        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig,
-                                       opts=pulumi.ResourceOptions(parent=self, depends_on=groups))
-        workloads = pulumi.ResourceOptions(parent=self, provider=provider)
-        StorageClasses("storage", provisioner="cinder.csi.openstack.org", wait_for_first_consumer=True,
-                       opts=workloads)
-        user = Placement({NODE_GROUP_LABEL: "user"})
-        self.cluster = Cluster(
+        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*groups))
+        StorageClasses("storage", StorageClassesArgs("cinder.csi.openstack.org"), self.child(provider=provider))
+        self.hand_over(
             provider=provider, kubeconfig=kubeconfig, kubernetes_version=magnum.kubernetes_version.rsplit(".", 1)[0],
-            registry=build_registry(settings, secrets, workloads),
-            core=Placement({NODE_GROUP_LABEL: "core"}), user=user, build=user,
+            core=Placement({NODE_GROUP_LABEL: "core"}), user=Placement({NODE_GROUP_LABEL: "user"}),
             ingress_address=address.address, depends_on=groups)
-        self.register_outputs({"kubeconfig": kubeconfig, "ingress_address": address.address})
 
 
 def build(settings: Settings, secrets: StackSecrets) -> Cluster:
-    return MagnumCluster("cluster", settings, secrets).cluster
+    return MagnumCluster("cluster", MagnumClusterArgs.of(settings, secrets))

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from components.registry import HARBOR_SETUP_SCRIPT
+from components.harbor import HARBOR_SETUP_SCRIPT
 
 ADMIN_PASSWORD = 'adm"in\\pass word'  # quotes, a backslash and a space survive curl's config quoting
 ROBOT_SECRET = "Robot1Secret2Value3"

@@ -9,30 +9,23 @@ from tools.offline import CHART_TYPE, MASKED, OfflineRun, run_program
 # Everything here is made by hand: no stack's settings, secrets or platform are read.
 PROGRAM = """
 import pulumi
-import pulumi_kubernetes as kubernetes
 
 from components.binderhub import BinderHub, BinderHubArgs
-from components.cluster import Cluster, Placement, RegistryAccess
+from components.cluster import Placement, RegistryAccess
 from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.secrets import StackSecrets
 from components.settings import Auth, Binder, Charts, HubDatabase, Persistence, Servers, Storage
+from tests.program.stand_ins import HandMadeCluster, HandMadeIngress
 
-
-class Ingress:  # what the components read of the Ingress component
-    class_name = "traefik"
-    issuer = "letsencrypt-staging"
-
-
-IN_CLUSTER = __IN_CLUSTER__
-provider = kubernetes.Provider("test-kubernetes")
+PUSH_ADDRESS = __PUSH_ADDRESS__
 registry = RegistryAccess(url="https://registry.example.org", image_prefix="registry.example.org/binder/b-",
-                          username="robot", password=pulumi.Output.secret("robot-secret"), private=True,
-                          in_cluster=IN_CLUSTER)
-cluster = Cluster(provider=provider, kubeconfig=pulumi.Output.secret("kubeconfig"), kubernetes_version="1.31",
-                  registry=registry, core=Placement({"pool": "core"}), user=Placement({"pool": "user"}),
-                  build=Placement({"pool": "build"}), ingress_address="192.0.2.10")
+                          username="robot", password=pulumi.Output.secret("robot-secret"), pull_secret=True,
+                          push_address=PUSH_ADDRESS)
+cluster = HandMadeCluster(core=Placement({"pool": "core"}), user=Placement({"pool": "user"}),
+                          build=Placement({"pool": "build"}), ingress_address="192.0.2.10")
+provider = cluster.provider
 secrets = StackSecrets({"oauth_client_secret": pulumi.Output.secret("oidc-secret"),
                         "hub_database_url": pulumi.Output.secret("postgresql://hub:pw@db/hub")})
 endpoints = Endpoints("hub.example.org", "binder.example.org", tls=True)
@@ -40,8 +33,9 @@ auth = Auth.model_validate({"type": "oidc", "oidc": {"issuerUrl": "https://id.ex
                                                       "clientId": "hub", "allowAll": True}})
 hub = JupyterHub("jupyterhub", JupyterHubArgs(
     endpoints, auth, Persistence(), Servers(), Storage(), HubDatabase(type="postgres"), Charts(), secrets,
-    GeneratedSecrets("chart-secrets"), cluster, Ingress()), pulumi.ResourceOptions(provider=provider))
-BinderHub("binderhub", BinderHubArgs(endpoints, Binder(), Charts(), StackSecrets({}), cluster, Ingress()),
+    GeneratedSecrets("chart-secrets"), cluster, registry, HandMadeIngress()), pulumi.ResourceOptions(provider=provider))
+BinderHub("binderhub", BinderHubArgs(endpoints, Binder(), Charts(), StackSecrets({}), cluster, registry,
+                                     HandMadeIngress()),
           pulumi.ResourceOptions(provider=provider, depends_on=[hub.release]))
 """
 
@@ -50,13 +44,13 @@ POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[bool, OfflineRun]:
-    """One run with a registry in the cluster (Harbor-like) and one with a registry elsewhere."""
+    """One run with a registry builds push to at a private address (Harbor-like), one without."""
     tmp = tmp_path_factory.mktemp("hub-components")
     found = {}
-    for in_cluster in (True, False):
-        program = tmp / f"hub-components-{in_cluster}.py"
-        program.write_text(PROGRAM.replace("__IN_CLUSTER__", repr(in_cluster)))
-        found[in_cluster] = run_program("local", program=program)
+    for private_address in (True, False):
+        program = tmp / f"hub-components-{private_address}.py"
+        program.write_text(PROGRAM.replace("__PUSH_ADDRESS__", repr("192.0.2.10" if private_address else None)))
+        found[private_address] = run_program("local", program=program)
     return found
 
 
@@ -73,7 +67,7 @@ def test_each_chart_is_a_child_of_its_component(runs):
         "persistent-binderhub:hub:BinderHub")[0].urn
 
 
-def test_a_registry_in_the_cluster_gets_an_egress_rule_and_no_other_does(runs):
+def test_a_registry_at_a_private_address_gets_an_egress_rule_and_no_other_does(runs):
     policy = runs[True].named(POLICY, "binderhub-registry-egress")
     assert policy.inputs["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}],
                                                 "ports": [{"port": 443, "protocol": "TCP"}]}]

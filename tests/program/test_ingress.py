@@ -11,23 +11,20 @@ from tools.offline import CHART_TYPE, OfflineRun, run_program
 
 INGRESS_PROGRAM = """
 import pulumi
-import pulumi_kubernetes as kubernetes
 
-from components.cluster import DEDICATED, NODE_PURPOSE, Cluster, Placement, RegistryAccess
-from components.ingress import Ingress
+from components.cluster import DEDICATED, NODE_PURPOSE, Placement
+from components.ingress import Ingress, IngressArgs
 from components.settings import parse_settings
+from tests.program.stand_ins import HandMadeCluster
 from tools.offline import REPO
 from tools.stackfile import read_stack_config
 
 stack = pulumi.get_stack()
 settings = parse_settings(read_stack_config(REPO, stack), stack)
-provider = kubernetes.Provider("test-kubernetes")
 core = Placement({{NODE_PURPOSE: "core"}}, ({{"key": DEDICATED, "operator": "Equal", "value": "core",
                                                "effect": "NoSchedule"}},)) if {dedicated} else Placement()
-cluster = Cluster(provider=provider, kubeconfig=pulumi.Output.secret("kubeconfig"), kubernetes_version="1.31",
-                  registry=RegistryAccess(url="", image_prefix=""), core=core, user=Placement(), build=Placement(),
-                  ingress_address={address!r}, ingress_on_node_ports={node_ports!r})
-ingress = Ingress("ingress", settings, cluster)
+cluster = HandMadeCluster(core=core, ingress_address={address!r}, ingress_on_node_ports={node_ports!r})
+ingress = Ingress("ingress", IngressArgs.of(settings, cluster), pulumi.ResourceOptions(provider=cluster.provider))
 pulumi.export("className", ingress.class_name)
 pulumi.export("issuer", ingress.issuer)
 pulumi.export("ready", [resource.urn for resource in ingress.ready])
@@ -113,9 +110,9 @@ def test_component_and_what_it_hands_on(ingress_run, stack):
         registered = run.named(NAMESPACE, namespace)
         assert registered.inputs["metadata"] == {"name": namespace}
     for resource in run.resources:
-        if resource.type.startswith("kubernetes:") and resource.custom and resource.name != "test-kubernetes":
+        if resource.type.startswith("kubernetes:") and resource.custom and resource.name != "test-cluster-kubernetes":
             assert resource.parent == component.urn
-            assert resource.options["provider"].endswith("::test-kubernetes")
+            assert resource.options["provider"].endswith("::test-cluster-kubernetes")
 
 
 @pytest.mark.parametrize("stack", ["example-gke", "example-kubeadm"])

@@ -16,7 +16,7 @@ P = "persistent-binderhub"
 def test_example_stacks_load(stack):
     settings = parse_settings(read_stack_config(REPO, stack), stack)
     assert getattr(settings, settings.platform) is not None  # the platform's own block
-    assert settings.persistence.projects_per_user >= 1
+    assert settings.persistence.projects_limit >= 1
 
 
 def test_settings_are_typed_and_defaulted():
@@ -63,8 +63,8 @@ BAD_SETTINGS = {
         lambda c: c[f"{P}:domains"].update(binder="hub.binder.example.org"),
         [f"{P}:domains.binder: equals the hub domain"]),
     "projects limit below 1": (
-        lambda c: c[f"{P}:persistence"].update(projectsPerUser=0),
-        [f"{P}:persistence.projectsPerUser", "greater than or equal to 1"]),
+        lambda c: c[f"{P}:persistence"].update(projectsLimit=0),
+        [f"{P}:persistence.projectsLimit", "greater than or equal to 1"]),
     "auth block of another type": (
         lambda c: c[f"{P}:auth"].update(type="oidc"),
         [f"{P}:auth.github: is the block for type 'github', but type is 'oidc'"]),

@@ -14,6 +14,7 @@ import hashlib
 import io
 import ipaddress
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -25,10 +26,9 @@ from pulumi_command import remote
 from components.charts import chart
 from components.cluster import NODE_PURPOSE, Cluster, Placement
 from components.generated_secrets import random_hex
-from components.registry import build_registry
 from components.secrets import StackSecrets
-from components.settings import Kubeadm, Settings
-from components.storage import StorageClasses
+from components.settings import Charts, Kubeadm, Settings
+from components.storage import StorageClasses, StorageClassesArgs
 
 SCRIPTS = Path(__file__).parent
 REMOTE_DIR = "/opt/persistent-binderhub"
@@ -70,12 +70,24 @@ def _stdin(**params: pulumi.Input[str]) -> pulumi.Output[str]:
         lambda values: "".join(f"{key}={value}\n" for key, value in zip(params, values, strict=True)))
 
 
-class KubeadmCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: Settings, secrets: StackSecrets):
-        super().__init__("persistent-binderhub:platform:KubeadmCluster", name, None)
-        kubeadm = settings.kubeadm
-        self._kubeadm = kubeadm
-        self._key = secrets["ssh_private_key"]
+@dataclass(frozen=True)
+class KubeadmClusterArgs:
+    kubeadm: Kubeadm
+    ssh_private_key: pulumi.Output[str]
+    charts: Charts  # the network, load balancer and NFS add-ons
+
+    @classmethod
+    def of(cls, settings: Settings, secrets: StackSecrets) -> KubeadmClusterArgs:
+        return cls(settings.kubeadm, secrets["ssh_private_key"], settings.charts)
+
+
+class KubeadmCluster(Cluster):
+    TYPE = "persistent-binderhub:platform:KubeadmCluster"
+
+    def __init__(self, name: str, args: KubeadmClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        kubeadm = args.kubeadm
+        self._kubeadm, self._key, self._charts = kubeadm, args.ssh_private_key, args.charts
         version = kubeadm.kubernetes_version
         first, *other_control_planes = kubeadm.control_planes
         hosts = [*kubeadm.control_planes, *kubeadm.workers]
@@ -104,22 +116,16 @@ class KubeadmCluster(pulumi.ComponentResource):
 
         admin = self._run(first, "admin-kubeconfig", [init], secret_stdout=True)
         kubeconfig = pulumi.Output.secret(admin.stdout)
-        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig,
-                                       opts=pulumi.ResourceOptions(parent=self, depends_on=joined_workers))
-        workloads = pulumi.ResourceOptions(parent=self, provider=provider)
-        cni = self._cni(settings, workloads)
-        after_cni = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[cni])
-        self._load_balancer(settings, after_cni)
-        self._nfs(settings, after_cni)
-        user = Placement.dedicated(NODE_PURPOSE, "user")
+        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*joined_workers))
+        cni = self._cni(provider)
+        self._load_balancer(provider, cni)
+        self._nfs(provider, cni)
         has_build = any(worker.role == "build" for worker in kubeadm.workers)
-        self.cluster = Cluster(
+        self.hand_over(
             provider=provider, kubeconfig=kubeconfig, kubernetes_version=version.rsplit(".", 1)[0],
-            registry=build_registry(settings, secrets, after_cni),
-            core=Placement({NODE_PURPOSE: "core"}), user=user,
-            build=Placement.dedicated(NODE_PURPOSE, "build") if has_build else user,
+            core=Placement({NODE_PURPOSE: "core"}), user=Placement.dedicated(NODE_PURPOSE, "user"),
+            build=Placement.dedicated(NODE_PURPOSE, "build") if has_build else None,
             ingress_address=_first_address(kubeadm.metallb_addresses[0]), depends_on=[cni])
-        self.register_outputs({"kubeconfig": kubeconfig})
 
     # --- host steps -------------------------------------------------------
 
@@ -136,8 +142,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             stdin=stdin,
             # A secret result is not streamed into Pulumi's log either.
             logging=remote.Logging.STDERR if secret_stdout else None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on,
-                                        additional_secret_outputs=["stdout"] if secret_stdout else None),
+            opts=self.child(*depends_on, additional_secret_outputs=["stdout"] if secret_stdout else None),
             **options)
 
     def _prepare(self, host) -> remote.Command:
@@ -149,13 +154,13 @@ class KubeadmCluster(pulumi.ComponentResource):
             create=f"sudo install -d -m 755 {REMOTE_DIR} && base64 -d | sudo tar -xzf - -C {REMOTE_DIR}",
             stdin=bundle,
             triggers=[hashlib.sha256(bundle.encode()).hexdigest()],
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=self.child())
         return self._run(host, "prepare-node", [upload],
                          stdin=_stdin(KUBERNETES_VERSION=self._kubeadm.kubernetes_version))
 
     def _bootstrap_token(self, name: str) -> pulumi.Output[str]:
         parts = [random.RandomPassword(f"{name}-token-{part}", length=length, upper=False, special=False,
-                                       opts=pulumi.ResourceOptions(parent=self))
+                                       opts=self.child())
                  for part, length in (("id", 6), ("secret", 16))]
         return pulumi.Output.secret(pulumi.Output.concat(parts[0].result, ".", parts[1].result))
 
@@ -171,60 +176,61 @@ class KubeadmCluster(pulumi.ComponentResource):
         # the same stdin as `create`, hence a command of their own for each.
         reset = remote.Command(f"{host.name}-reset", connection=self._connection(host), create="true",
                                delete=f"sudo bash {REMOTE_DIR}/reset-node.sh",
-                               opts=pulumi.ResourceOptions(parent=self, depends_on=[joined]))
+                               opts=self.child(joined))
         remote.Command(f"{host.name}-drain", connection=self._connection(self._kubeadm.control_planes[0]),
                        create="true", delete=f"sudo bash {REMOTE_DIR}/remove-node.sh",
                        stdin=_stdin(NODE_NAME=host.name),
-                       opts=pulumi.ResourceOptions(parent=self, depends_on=[reset]))
+                       opts=self.child(reset))
         return joined
 
     # --- cluster add-ons --------------------------------------------------
 
-    def _cni(self, settings: Settings, opts: pulumi.ResourceOptions) -> kubernetes.helm.v4.Chart:
+    def _cni(self, provider: kubernetes.Provider) -> kubernetes.helm.v4.Chart:
         kubeadm = self._kubeadm
         if kubeadm.cni == "cilium":
-            return chart(settings.charts, "cilium", "kube-system",
+            return chart(self._charts, "cilium", "kube-system",
                          {"ipam": {"mode": "cluster-pool",
                                    "operator": {"clusterPoolIPv4PodCIDRList": [kubeadm.pod_subnet]}},
                           # Hubble's certificates would be generated afresh on every render (no
                           # `lookup` under helm.v4.Chart), restarting Cilium on every update.
-                          "hubble": {"enabled": False, "tls": {"enabled": False}}}, opts)
-        namespace = kubernetes.core.v1.Namespace("tigera-operator", metadata={"name": "tigera-operator"}, opts=opts)
-        return chart(settings.charts, "calico", "tigera-operator",
+                          "hubble": {"enabled": False, "tls": {"enabled": False}}}, self.child(provider=provider))
+        namespace = self._namespace(provider, "tigera-operator")
+        return chart(self._charts, "calico", "tigera-operator",
                      {"installation": {"calicoNetwork": {"ipPools": [
                          {"cidr": kubeadm.pod_subnet, "encapsulation": "VXLANCrossSubnet"}]}}},
-                     pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])))
+                     self.child(namespace, provider=provider))
 
-    def _load_balancer(self, settings: Settings, opts: pulumi.ResourceOptions) -> None:
-        namespace = kubernetes.core.v1.Namespace("metallb-system", metadata={
-            "name": "metallb-system",
-            # MetalLB's speaker needs host networking and capabilities.
-            "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}, opts=opts)
-        after_namespace = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
-        release = chart(settings.charts, "metallb", "metallb-system", {}, after_namespace)
-        after_release = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[release]))
+    def _load_balancer(self, provider: kubernetes.Provider, cni: pulumi.Resource) -> None:
+        # MetalLB's speaker needs host networking and capabilities.
+        namespace = self._namespace(provider, "metallb-system", cni,
+                                    labels={"pod-security.kubernetes.io/enforce": "privileged"})
+        release = chart(self._charts, "metallb", "metallb-system", {}, self.child(cni, namespace, provider=provider))
         pool = kubernetes.apiextensions.CustomResource(
             "metallb-pool", api_version="metallb.io/v1beta1", kind="IPAddressPool",
             metadata={"name": "binderhub", "namespace": "metallb-system"},
-            spec={"addresses": list(self._kubeadm.metallb_addresses)}, opts=after_release)
+            spec={"addresses": list(self._kubeadm.metallb_addresses)}, opts=self.child(cni, release, provider=provider))
         kubernetes.apiextensions.CustomResource(
             "metallb-l2", api_version="metallb.io/v1beta1", kind="L2Advertisement",
             metadata={"name": "binderhub", "namespace": "metallb-system"},
-            spec={"ipAddressPools": ["binderhub"]},
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pool])))
+            spec={"ipAddressPools": ["binderhub"]}, opts=self.child(cni, pool, provider=provider))
 
-    def _nfs(self, settings: Settings, opts: pulumi.ResourceOptions) -> None:
+    def _nfs(self, provider: kubernetes.Provider, cni: pulumi.Resource) -> None:
         nfs = self._kubeadm.nfs
-        namespace = kubernetes.core.v1.Namespace("nfs-provisioner", metadata={"name": "nfs-provisioner"}, opts=opts)
-        release = chart(settings.charts, "nfs-subdir-external-provisioner", "nfs-provisioner", {
+        namespace = self._namespace(provider, "nfs-provisioner", cni)
+        release = chart(self._charts, "nfs-subdir-external-provisioner", "nfs-provisioner", {
             "nfs": {"server": nfs.server, "path": nfs.path},
             # The storage classes are this project's own (Retain), not the chart's.
             "storageClass": {"create": False, "provisionerName": NFS_PROVISIONER},
-        }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])))
-        StorageClasses("storage", provisioner=NFS_PROVISIONER,
-                       # a released volume's folder is kept on the server, never removed
-                       parameters={"onDelete": "retain"}, wait_for_first_consumer=False,
-                       opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[release])))
+        }, self.child(cni, namespace, provider=provider))
+        # A released volume's folder is kept on the server, never removed.
+        StorageClasses("storage", StorageClassesArgs(NFS_PROVISIONER, {"onDelete": "retain"},
+                                                     wait_for_first_consumer=False),
+                       self.child(cni, release, provider=provider))
+
+    def _namespace(self, provider: kubernetes.Provider, name: str, *depends_on: pulumi.Resource,
+                   labels: dict[str, str] | None = None) -> kubernetes.core.v1.Namespace:
+        return kubernetes.core.v1.Namespace(name, metadata={"name": name, **({"labels": labels} if labels else {})},
+                                            opts=self.child(*depends_on, provider=provider))
 
 
 def _first_address(pool: str) -> str:
@@ -234,4 +240,4 @@ def _first_address(pool: str) -> str:
 
 
 def build(settings: Settings, secrets: StackSecrets) -> Cluster:
-    return KubeadmCluster("cluster", settings, secrets).cluster
+    return KubeadmCluster("cluster", KubeadmClusterArgs.of(settings, secrets))

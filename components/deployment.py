@@ -1,0 +1,51 @@
+"""The whole deployment of one stack, built from its settings and secrets.
+
+The platform (components/platforms/) makes the cluster; everything after it reads only the
+`Cluster` interface, so nothing downstream knows which platform it runs on.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.binderhub import BinderHub, BinderHubArgs
+from components.cluster import HUB_NAMESPACE
+from components.endpoints import Endpoints
+from components.generated_secrets import GeneratedSecrets
+from components.ingress import Ingress, IngressArgs
+from components.jupyterhub import JupyterHub, JupyterHubArgs
+from components.platforms import build_cluster
+from components.registry import PullSecret, PullSecretArgs, choose_registry
+from components.secrets import StackSecrets
+from components.settings import Settings
+
+
+def deploy(settings: Settings, secrets: StackSecrets) -> None:
+    """Register every resource of the stack and export what operators need to know."""
+    generated = GeneratedSecrets("chart-secrets")
+    cluster = build_cluster(settings, secrets)
+    provider = cluster.provider
+    namespace = kubernetes.core.v1.Namespace(HUB_NAMESPACE, metadata={"name": HUB_NAMESPACE},
+                                             opts=pulumi.ResourceOptions(provider=provider,
+                                                                         depends_on=cluster.depends_on))
+    ingress = Ingress("ingress", IngressArgs.of(settings, cluster),
+                      pulumi.ResourceOptions(provider=provider, depends_on=cluster.depends_on))
+    registry = choose_registry(settings, secrets, cluster, ingress)
+    if registry.pull_secret:
+        PullSecret("registry-pull", PullSecretArgs(registry),
+                   pulumi.ResourceOptions(provider=provider, depends_on=[namespace]))
+    made = {"cluster": cluster, "registry": registry, "ingress": ingress}
+    hub = JupyterHub("jupyterhub", JupyterHubArgs.of(settings, secrets, generated=generated, **made),
+                     pulumi.ResourceOptions(provider=provider, depends_on=[namespace, *ingress.ready]))
+    # BinderHub reads its token from the hub's Secret, which the jupyterhub release makes.
+    BinderHub("binderhub", BinderHubArgs.of(settings, secrets, **made),
+              pulumi.ResourceOptions(provider=provider, depends_on=[hub.release]))
+    endpoints = Endpoints.of(settings)
+    pulumi.export("hubUrl", endpoints.hub_url)
+    pulumi.export("binderUrl", endpoints.binder_url)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("imagePrefix", registry.image_prefix)
+    pulumi.export("kubernetesVersion", cluster.kubernetes_version)
+    if cluster.ingress_address is not None:
+        pulumi.export("ingressAddress", cluster.ingress_address)

@@ -1,0 +1,28 @@
+"""Hand-made stand-ins for what one component receives from others, to build it on its own."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.cluster import Cluster, Placement
+
+
+class HandMadeCluster(Cluster):
+    """A `Cluster` with the interface given by hand (a provider of its own, no platform behind it)."""
+
+    TYPE = "tests:stand-ins:HandMadeCluster"
+
+    def __init__(self, name: str = "test-cluster", *, core: Placement | None = None,
+                 user: Placement | None = None, **interface):
+        super().__init__(name)
+        self.hand_over(provider=kubernetes.Provider(f"{name}-kubernetes", opts=self.child()),
+                       kubeconfig=pulumi.Output.secret("kubeconfig"), kubernetes_version="1.31",
+                       core=core or Placement(), user=user or Placement(), **interface)
+
+
+class HandMadeIngress:
+    """What components read of the Ingress component."""
+
+    def __init__(self, class_name: str = "traefik", issuer: str | None = "letsencrypt-staging"):
+        self.class_name, self.issuer, self.ready = class_name, issuer, []
