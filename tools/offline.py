@@ -20,10 +20,10 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime import mocks
 
 from components.settings import PROJECT
+from tools import pulumi_runtime as runtime
 from tools.stackfile import read_stack_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,27 +167,27 @@ def _in_own_event_loop(method: Callable, request: Any) -> Any:
 
 def _mark_secret(value: struct_pb2.Value) -> None:
     wrapped = struct_pb2.Value()
-    wrapped.struct_value.fields[rpc._special_sig_key].string_value = rpc._special_secret_sig
+    wrapped.struct_value.fields[runtime.SIGNATURE_KEY].string_value = runtime.SECRET
     wrapped.struct_value.fields["value"].CopyFrom(value)
     value.CopyFrom(wrapped)
 
 
 _SIGNATURE_LABELS: dict[str, Callable[[dict], str]] = {
-    rpc._special_secret_sig: lambda value: MASKED,
-    rpc._special_resource_sig: lambda value: f"[resource {value.get('urn')}]",
-    rpc._special_asset_sig: lambda value: f"[asset {value.get('path') or value.get('uri') or 'text'}]",
-    rpc._special_archive_sig: lambda value: f"[archive {value.get('path') or value.get('uri') or 'assets'}]",
+    runtime.SECRET: lambda value: MASKED,
+    runtime.RESOURCE: lambda value: f"[resource {value.get('urn')}]",
+    runtime.ASSET: lambda value: f"[asset {value.get('path') or value.get('uri') or 'text'}]",
+    runtime.ARCHIVE: lambda value: f"[archive {value.get('path') or value.get('uri') or 'assets'}]",
 }
 
 
 def redact(value: Any) -> Any:
     """A serialized property tree with secrets as `[secret]` and references made readable."""
     if isinstance(value, dict):
-        label = _SIGNATURE_LABELS.get(value.get(rpc._special_sig_key))
+        label = _SIGNATURE_LABELS.get(value.get(runtime.SIGNATURE_KEY))
         return label(value) if label else {key: redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
-    if value == rpc.UNKNOWN:
+    if value == runtime.UNKNOWN:
         return "[unknown]"
     # protobuf keeps every number as a double
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -214,16 +214,15 @@ def run_program(stack: str, project_dir: Path = REPO, program: Path = PROGRAM,
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        settings.ROOT.set(None)
+        runtime.forget_root()
         pulumi.runtime.set_all_config(config, [])
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-        settings.SETTINGS.root_directory = str(project_dir)
-        settings.SETTINGS.outputs.clear()
-        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-        root = settings.get_root_resource()
-        outputs = {key: loop.run_until_complete(_resolve(value)) for key, value in sorted(root.outputs.items())}
+        runtime.start_in(project_dir)
+        loop.run_until_complete(runtime.run_as_program(lambda: runpy.run_path(str(program), run_name="__main__")))
+        outputs = {key: loop.run_until_complete(_resolve(value))
+                   for key, value in sorted(runtime.root_outputs().items())}
     finally:
-        settings.ROOT.set(None)
+        runtime.forget_root()
         loop.close()
         asyncio.set_event_loop(None)
     return OfflineRun(stack, sorted(monitor.registrations, key=lambda r: r.urn), outputs)

@@ -8,15 +8,14 @@ import jsonschema
 import yaml
 from jsonschema.validators import validator_for
 
+from components.chart_versions import CHARTS
 from tools.offline import REPO
 
 SCHEMAS = REPO.parent / "shared" / "chart-schemas"
-FILES = {  # chart name -> the file name stem of its schema and defaults
-    "jupyterhub": "jupyterhub-4.4.0",
-    "binderhub-service": "binderhub-service",
-    "cert-manager": "cert-manager-v1.21.1",
-    "traefik": "traefik-41.3.0",
-}
+# The file name stem of a chart's schema and defaults: chart and pinned version, except for
+# binderhub-service, whose dev release the reference data stores without it.
+FILES = {name: name if name == "binderhub-service" else f"{name}-{CHARTS[name].version}"
+         for name in ("jupyterhub", "binderhub-service", "cert-manager", "traefik")}
 
 
 def merged(base: dict, over: dict) -> dict:

@@ -11,6 +11,7 @@ import yaml
 
 from components.errors import OperatorError
 from components.sops import run_sops
+from tools import pulumi_runtime as runtime
 from tools.offline import REPO, OfflineRun, RecordingMonitor, run_program
 
 EXAMPLE_STACKS = ("example-gke", "example-magnum", "example-kubeadm", "local")
@@ -19,10 +20,8 @@ PROJECT_DATA = ("Pulumi.yaml", ".sops.yaml", "stacks", "secrets")
 
 def unwrapped(value):
     """A property tree with Pulumi's secret wrappers replaced by what they hold."""
-    from pulumi.runtime import rpc
-
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if value.get(runtime.SIGNATURE_KEY) == runtime.SECRET:
             return unwrapped(value["value"])
         return {key: unwrapped(item) for key, item in value.items()}
     if isinstance(value, list):

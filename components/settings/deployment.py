@@ -1,0 +1,229 @@
+"""The settings of everything on the cluster, and `Settings`, the whole of a stack's settings."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, create_model, model_validator
+
+from components.chart_versions import CHARTS, override_field
+from components.settings.platforms import PLATFORM_BLOCKS, Existing, Gke, Kubeadm, Magnum
+from components.settings.stack import LOCAL_STACK
+from components.settings.values import (
+    ChartVersion,
+    Domain,
+    Email,
+    HttpsUrl,
+    IngressClassName,
+    Model,
+    Name,
+    NonEmpty,
+    PinnedImage,
+    Quantity,
+    Regex,
+    SettingError,
+    check_selected_block,
+    quantity_bytes,
+)
+
+
+class Domains(Model):
+    hub: Domain = Field(description="the JupyterHub domain, such as hub.binder.example.org")
+    binder: Domain = Field(description="the BinderHub domain, such as binder.example.org")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Domains:
+        if self.hub == self.binder:
+            raise SettingError("binder", f"equals the hub domain {self.hub!r}: JupyterHub and BinderHub "
+                                         "need a domain each")
+        return self
+
+
+class Tls(Model):
+    issuer: Literal["letsencrypt-production", "letsencrypt-staging", "none"] = "none"
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _contact(self) -> Tls:
+        if self.issuer != "none" and not self.email:
+            raise SettingError("email", "is required for Let's Encrypt: the ACME contact address")
+        return self
+
+
+class IngressSettings(Model):
+    # The IngressClass of a controller the cluster has already; then no Traefik is installed.
+    existing_class: IngressClassName | None = None
+
+
+class GithubAuth(Model):
+    client_id: NonEmpty = Field(description="the GitHub OAuth app's client id (its secret is in SOPS)")
+    allowed_organizations: list[NonEmpty] = []
+    allowed_users: list[NonEmpty] = []
+    allow_all: bool = False
+
+    @model_validator(mode="after")
+    def _who(self) -> GithubAuth:
+        if not (self.allowed_organizations or self.allowed_users or self.allow_all):
+            raise SettingError("allowedOrganizations", "lists nobody: give allowedOrganizations or "
+                                                       "allowedUsers, or set allowAll: true")
+        return self
+
+
+class OidcAuth(Model):
+    client_id: NonEmpty = Field(description="the OpenID Connect client id (its secret is in SOPS)")
+    issuer_url: HttpsUrl = Field(description="the issuer URL, such as https://sso.example.org/realms/binder")
+    username_claim: NonEmpty = "preferred_username"
+    scopes: list[NonEmpty] = ["openid", "profile", "email"]
+    allowed_groups: list[NonEmpty] = []
+    allow_all: bool = False
+
+    @model_validator(mode="after")
+    def _who(self) -> OidcAuth:
+        if not (self.allowed_groups or self.allow_all):
+            raise SettingError("allowedGroups", "lists nobody: give allowedGroups or set allowAll: true")
+        return self
+
+
+class Auth(Model):
+    type: Literal["github", "oidc", "dummy"] = Field(description="github, oidc or dummy (local only)")
+    github: GithubAuth | None = None
+    oidc: OidcAuth | None = None
+    admins: list[NonEmpty] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _block(cls, data: Any) -> Any:
+        return check_selected_block(cls, data, "type", {"github": "github", "oidc": "oidc"})
+
+    @model_validator(mode="after")
+    def _local_only(self, info: ValidationInfo) -> Auth:
+        stack = (info.context or {}).get("stack")
+        if self.type == "dummy" and stack != LOCAL_STACK:
+            raise SettingError("type", f"'dummy' lets anyone sign in and is allowed only on the "
+                                       f"'{LOCAL_STACK}' stack: use github or oidc")
+        return self
+
+
+class ArtifactRegistry(Model):
+    repository: Name = "binder"
+    untagged_retention_days: int = Field(30, ge=1)
+
+
+class HarborSettings(Model):
+    hostname: Domain = Field(description="the Harbor domain, such as registry.binder.example.org")
+    project: Name = "binder"
+    retention_days: int = Field(30, ge=1)
+    storage_size: Quantity = "200Gi"
+
+
+class ExternalRegistry(Model):
+    url: HttpsUrl = Field(description="the registry URL, such as https://registry.example.org")
+    username: NonEmpty = Field(description="the user BinderHub pushes as (its password is in SOPS)")
+    image_prefix: NonEmpty = Field(description="where built images go, such as registry.example.org/binder/")
+
+
+REGISTRY_BLOCKS = {"artifact-registry": "artifact_registry", "harbor": "harbor", "external": "external"}
+
+
+class Registry(Model):
+    type: Literal["artifact-registry", "harbor", "external", "none"] = Field(
+        description="artifact-registry (GKE), harbor, external or none (local images, existing clusters)")
+    artifact_registry: ArtifactRegistry | None = None
+    harbor: HarborSettings | None = None
+    external: ExternalRegistry | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _block(cls, data: Any) -> Any:
+        return check_selected_block(cls, data, "type", REGISTRY_BLOCKS)
+
+
+class Storage(Model):
+    user_home_size: Quantity = "10Gi"
+    hub_db_size: Quantity = "1Gi"
+
+
+class Persistence(Model):
+    # Unset: the spawner's own defaults (5, on), defined there only (hub/README.md).
+    projects_limit: int | None = Field(None, ge=1)
+    mount_projects: bool | None = None
+    # The one image that sees a user's whole volume (see hub/README.md); by default z2jh's
+    # network-tools image of the chart's version, which user nodes pull for the chart anyway.
+    maintenance_image: PinnedImage | None = None
+
+
+class Servers(Model):
+    cpu_guarantee: float = Field(0.5, gt=0)
+    cpu_limit: float = Field(2, gt=0)
+    memory_guarantee: Quantity = "1G"
+    memory_limit: Quantity = "4G"
+    cull_timeout_seconds: int = Field(3600, ge=60)
+    cull_every_seconds: int = Field(600, ge=60)
+    max_age_seconds: int = Field(0, ge=0)  # 0: no maximum age
+
+    @model_validator(mode="after")
+    def _limits(self) -> Servers:
+        if self.cpu_guarantee > self.cpu_limit:
+            raise SettingError("cpuGuarantee", f"is {self.cpu_guarantee}, above cpuLimit {self.cpu_limit}")
+        if quantity_bytes(self.memory_guarantee) > quantity_bytes(self.memory_limit):
+            raise SettingError("memoryGuarantee",
+                               f"is {self.memory_guarantee}, above memoryLimit {self.memory_limit}")
+        return self
+
+
+class Binder(Model):
+    banned_specs: list[Regex] = []
+    allowed_specs: list[Regex] = []
+
+
+class HubDatabase(Model):
+    type: Literal["sqlite", "postgres"] = "sqlite"
+
+
+# Chart version overrides, for trying a newer chart on one stack before pinning it for all: one
+# optional key per chart of the table (components/chart_versions.py), such as `binderhubService`.
+Charts = create_model("Charts", __base__=Model, __doc__="Chart version overrides, one per chart of the table.",
+                      **{override_field(name): (ChartVersion | None, None) for name in CHARTS})
+
+
+class Settings(Model):
+    platform: Literal["gke", "magnum", "kubeadm", "existing"] = Field(
+        description="where the cluster comes from: gke, magnum, kubeadm or existing")
+    gke: Gke | None = None
+    magnum: Magnum | None = None
+    kubeadm: Kubeadm | None = None
+    existing: Existing | None = None
+    domains: Domains = Field(description="the hub and binder domains")
+    tls: Tls = Tls()
+    ingress: IngressSettings = IngressSettings()
+    auth: Auth = Field(description="how users sign in (type: github, oidc or dummy)")
+    registry: Registry = Field(description="where BinderHub pushes images (type: ...)")
+    storage: Storage = Storage()
+    persistence: Persistence = Persistence()
+    servers: Servers = Servers()
+    binder: Binder = Binder()
+    hub_database: HubDatabase = HubDatabase()
+    charts: Charts = Charts()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _block(cls, data: Any) -> Any:
+        return check_selected_block(cls, data, "platform", PLATFORM_BLOCKS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.registry.type == "artifact-registry" and self.platform != "gke":
+            raise SettingError("registry.type", "'artifact-registry' needs platform 'gke': use harbor or external")
+        if self.registry.type == "none" and self.platform != "existing":
+            raise SettingError("registry.type", "'none' works only on an existing cluster that can load "
+                                                "local images: use harbor or external")
+        if self.registry.type == "harbor" and self.tls.issuer == "none":
+            raise SettingError("tls.issuer", "is 'none', but Harbor is served over https only: set tls.issuer "
+                                             "to letsencrypt-staging or letsencrypt-production, and tls.email")
+        if self.tls.issuer == "none" and self.platform != "existing":
+            raise SettingError("tls.issuer", "is 'none' (plain HTTP, the default), which is for local "
+                                             "clusters only: set tls.issuer to letsencrypt-staging or "
+                                             "letsencrypt-production, and tls.email")
+        return self
+
+

@@ -1,0 +1,183 @@
+"""The settings block of each platform: where the cluster comes from.
+
+Free of provider imports: the platform's module (components/platforms/) imports its provider
+only when the stack chooses it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from components.settings.values import (
+    Cidr,
+    HttpsUrl,
+    KubernetesVersion,
+    MinorVersion,
+    Model,
+    Name,
+    NonEmpty,
+    SettingError,
+    matching,
+)
+
+_GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|highgpu|megamem|ultramem|micro|small|"
+                               r"medium|custom)(-[0-9]+){0,2}(-ext)?$")
+
+
+class ScalingGroup(Model):
+    """A group of nodes the autoscaler keeps between min_nodes and max_nodes."""
+
+    min_nodes: int
+    max_nodes: int
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ScalingGroup:
+        if self.min_nodes > self.max_nodes:
+            raise SettingError("minNodes", f"is {self.min_nodes}, above maxNodes {self.max_nodes}")
+        return self
+
+
+class NodePool(ScalingGroup):
+    machine_type: Annotated[str, matching(_GCP_MACHINE_TYPE, "a GCE machine type such as e2-standard-4 "
+                                                              "or n2-custom-4-16384")] = Field(
+        description="a machine type such as e2-standard-4")
+    disk_size_gb: int = Field(100, ge=20)
+    min_nodes: int = Field(ge=0, description="the smallest number of nodes (0 lets the pool scale to zero)")
+    max_nodes: int = Field(ge=1, description="the largest number of nodes the autoscaler may add")
+    spot: bool = False
+
+
+class GkeNodePools(Model):
+    core: NodePool = Field(description="the pool for the hub, proxy and BinderHub")
+    user: NodePool = Field(description="the pool for user servers")
+    build: NodePool | None = None
+
+
+class GkeNetwork(Model):
+    subnet_cidr: Cidr = "10.0.0.0/20"
+    pods_cidr: Cidr = "10.8.0.0/14"
+    services_cidr: Cidr = "10.4.0.0/19"
+
+
+class Gke(Model):
+    project: Annotated[str, matching(_GCP_PROJECT, "a GCP project id such as my-binder-123")] = Field(
+        description="the GCP project id")
+    region: Annotated[str, matching(_GCP_REGION, "a GCP region such as europe-west1")] = Field(
+        description="the GCP region, such as europe-west1")
+    zone: str | None = None
+    regional: bool = False
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    # The oldest control-plane version accepted; the release channel upgrades from there.
+    min_master_version: MinorVersion = "1.32"
+    private_nodes: bool = False
+    network: GkeNetwork = GkeNetwork()
+    node_pools: GkeNodePools = Field(description="the core, user and (optional) build node pools")
+
+    @model_validator(mode="after")
+    def _location(self) -> Gke:
+        if self.regional and self.zone:
+            raise SettingError("zone", "must not be set for a regional cluster (regional: true)")
+        if not self.regional and not self.zone:
+            raise SettingError("zone", f"is required for a zonal cluster: a zone of {self.region}, "
+                                       f"such as {self.region}-b (or set regional: true)")
+        if self.zone and not re.match(rf"^{re.escape(self.region)}-[a-z]$", self.zone):
+            raise SettingError("zone", f"{self.zone!r} is not a zone of region {self.region}")
+        return self
+
+
+class MagnumNodeGroup(ScalingGroup):
+    flavor: NonEmpty = Field(description="an OpenStack flavor such as m1.large")
+    min_nodes: int = Field(1, ge=1)  # Magnum refuses node groups that scale to zero
+    max_nodes: int = Field(ge=1, description="the largest number of nodes")
+
+
+class MagnumNodeGroups(Model):
+    core: MagnumNodeGroup = Field(description="the node group for the hub, proxy and BinderHub")
+    user: MagnumNodeGroup = Field(description="the node group for user servers and builds")
+
+
+class Magnum(Model):
+    auth_url: HttpsUrl = Field(description="the Keystone URL, such as https://keystone.example.org:5000/v3")
+    region: NonEmpty = Field(description="the OpenStack region")
+    application_credential_id: NonEmpty = Field(description="the application credential id (its secret is in SOPS)")
+    image: NonEmpty = Field(description="the Glance image of the nodes (Cluster API driver), such as "
+                                        "ubuntu-jammy-kube-v1.31.4")
+    external_network: NonEmpty = Field(description="the external network for floating IPs")
+    keypair_public_key: NonEmpty = Field(description="the SSH public key installed on the nodes")
+    kubernetes_version: KubernetesVersion = Field(description="the Kubernetes version, such as '1.31.4'")
+    master_flavor: NonEmpty = Field(description="the flavor of the control-plane nodes")
+    master_count: Literal[1, 3] = 1
+    network_driver: Literal["calico", "flannel"] = "calico"
+    labels: dict[str, str] = {}
+    node_groups: MagnumNodeGroups = Field(description="the core and user node groups")
+
+
+class ControlPlaneHost(Model):
+    name: Name = Field(description="the node name")
+    address: NonEmpty = Field(description="the address SSH connects to")
+
+
+class WorkerHost(ControlPlaneHost):
+    role: Literal["core", "user", "build"] = Field(description="what runs on it: core, user or build")
+
+
+class Ssh(Model):
+    user: NonEmpty = "root"
+    port: int = Field(22, ge=1, le=65535)
+
+
+class Nfs(Model):
+    server: NonEmpty = Field(description="the NFS server's address")
+    path: Annotated[str, Field(pattern=r"^/")] = Field(description="the exported path, such as /srv/binder")
+
+
+class Kubeadm(Model):
+    kubernetes_version: KubernetesVersion = Field(description="the Kubernetes version, such as '1.31.4'")
+    control_plane_endpoint: NonEmpty = Field(description="host[:port] of the API server, shared by control planes")
+    control_planes: list[ControlPlaneHost] = Field(description="1 or 3 control-plane hosts")
+    workers: list[WorkerHost] = Field(min_length=1, description="the worker hosts, each with a role")
+    ssh: Ssh = Ssh()
+    pod_subnet: Cidr = "192.168.0.0/16"
+    service_subnet: Cidr = "10.96.0.0/12"
+    cni: Literal["calico", "cilium"] = "calico"
+    metallb_addresses: list[NonEmpty] = Field(
+        min_length=1, description="address ranges MetalLB may hand out, such as 192.0.2.10-192.0.2.20")
+    nfs: Nfs = Field(description="the NFS export holding user volumes")
+
+    @model_validator(mode="after")
+    def _hosts(self) -> Kubeadm:
+        if len(self.control_planes) not in (1, 3):
+            raise SettingError("controlPlanes", f"lists {len(self.control_planes)} hosts: expected 1 or 3")
+        hosts = [*self.control_planes, *self.workers]
+        for field, plural in (("name", "names"), ("address", "addresses")):
+            values = [getattr(host, field) for host in hosts]
+            duplicates = sorted({value for value in values if values.count(value) > 1})
+            if duplicates:
+                raise SettingError("workers", f"host {plural} must be unique: {', '.join(duplicates)} "
+                                              f"appear more than once")
+        if not any(worker.role == "core" for worker in self.workers):
+            raise SettingError("workers", "needs at least one worker with role 'core'")
+        return self
+
+
+class Existing(Model):
+    kubeconfig: NonEmpty | None = None  # None: $KUBECONFIG or ~/.kube/config, as kubectl finds it
+    context: NonEmpty | None = None  # None: the kubeconfig's current context
+    kubernetes_version: MinorVersion = "1.31"
+    # The cluster's own volume provisioner, for the user-homes and hub-db classes:
+    # rancher.io/local-path on kind and k3d, k8s.io/minikube-hostpath on minikube.
+    storage_provisioner: NonEmpty = "rancher.io/local-path"
+    storage_parameters: dict[str, str] = {}
+    # Or a storage class the cluster has already, used as it is: its reclaimPolicy is then
+    # the operator's to check (Retain keeps user data when a claim goes).
+    storage_class: NonEmpty | None = None
+
+
+PLATFORM_BLOCKS = {"gke": "gke", "magnum": "magnum", "kubeadm": "kubeadm", "existing": "existing"}
+
+

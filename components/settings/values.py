@@ -1,0 +1,123 @@
+"""The value types of settings (domains, quantities, versions, pinned images...) and the base model.
+
+Each type checks its value and says what was expected, with an example: the message an
+operator sees (components/settings/explain.py puts the file and key in front).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class SettingError(ValueError):
+    """A cross-field mistake that belongs to a key below the model raising it."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_QUANTITY_FACTORS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_K8S_VERSION = re.compile(r"^1\.[0-9]+\.[0-9]+$")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_MINOR_VERSION = re.compile(r"^1\.[0-9]+$")
+_CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+# An image with a tag or a digest: what runs with a user's whole volume is never a moving `latest`.
+_PINNED_IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
+                           r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64}|"
+                           r":[A-Za-z0-9_][A-Za-z0-9._-]{0,127}@sha256:[a-f0-9]{64})")
+
+
+def matching(pattern: re.Pattern[str], expected: str):
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):  # not match: `$` would let a trailing newline through
+            raise ValueError(f"{value!r} is not valid: expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise ValueError(f"{value!r} is not valid: expected a network in CIDR form such as 10.0.0.0/20") from None
+
+
+def _https_url(value: str) -> str:
+    if not re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?(/\S*)?", value):
+        raise ValueError(f"{value!r} is not valid: expected an https:// URL")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+    return value
+
+
+def quantity_bytes(quantity: str) -> float:
+    """A Kubernetes memory/storage quantity such as `4Gi` in bytes."""
+    number, unit = re.match(r"^([0-9.]+)([A-Za-z]*)$", quantity).groups()
+    return float(number) * _QUANTITY_FACTORS[unit]
+
+
+Domain = Annotated[str, matching(_DOMAIN, "a lower-case DNS name such as hub.example.org")]
+Quantity = Annotated[str, matching(_QUANTITY, "a Kubernetes quantity such as 10Gi or 512Mi")]
+Email = Annotated[str, matching(_EMAIL, "an e-mail address such as ops@example.org")]
+KubernetesVersion = Annotated[str, matching(_K8S_VERSION, "a Kubernetes version such as 1.31.4 (quoted)")]
+Name = Annotated[str, matching(_NAME, "a lower-case name of letters, digits and dashes")]
+IngressClassName = Annotated[str, matching(_NAME, "an IngressClass name such as nginx")]
+MinorVersion = Annotated[str, matching(_MINOR_VERSION, "a minor version such as '1.31' (quoted)")]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+Regex = Annotated[str, AfterValidator(_regex)]
+ChartVersion = Annotated[str, matching(_CHART_VERSION, "a chart version such as 4.4.0 or v1.21.1")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+PinnedImage = Annotated[str, matching(_PINNED_IMAGE, "an image with a tag or digest, such as "
+                                                      "quay.io/jupyterhub/k8s-network-tools:4.4.0")]
+
+
+class Model(BaseModel):
+    """Base of every settings block: camelCase keys, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True,
+                              allow_inf_nan=False)
+
+
+def check_selected_block(model: type[BaseModel], data: Any, selector: str, blocks: Mapping[str, str]) -> Any:
+    """Exactly the block named by `selector` is given, and no block of another choice.
+
+    Runs on the raw input (a `before` validator), so a misplaced block is reported
+    as such rather than as a list of its missing keys. `blocks` maps each choice
+    that has a block to that block's field name.
+    """
+    choices = typing.get_args(model.model_fields[selector].annotation)
+    selected = data.get(selector) if isinstance(data, dict) else None
+    if selected not in choices:
+        return data  # the field's own validation reports it
+    for choice, field in blocks.items():
+        key = model.model_fields[field].alias
+        present = data.get(key) is not None
+        if present and choice != selected:
+            raise SettingError(
+                key, f"is the block for {selector} '{choice}', but {selector} is '{selected}': "
+                     f"remove this block or set {selector} to '{choice}'")
+        if not present and choice == selected:
+            raise SettingError(key, f"is required when {selector} is '{selected}'")
+    return data
+
+
