@@ -19,7 +19,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.platforms.kubeadm.documents import (
+    encoded,
+    init_documents,
+    join_document,
+    token_documents,
+    upload_certs_documents,
+)
+from components.settings import Kubeadm, parse_settings
+from components.settings.platforms import ControlPlaneHost
 from tests.program.sshd import FAKE_PRINTED_KEY, FAKE_PRINTED_TOKEN, FIELD, SSHD, SimulatedHost
+from tools.stackfile import read_stack_config
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "components" / "platforms" / "kubeadm"
@@ -144,9 +154,32 @@ def init_params(version: str = "1.31.4") -> dict[str, str]:
             "KUBERNETES_VERSION": version}
 
 
-def join_params(role: str = "user", version: str = "1.31.4", **extra: str) -> dict[str, str]:
-    return {"CONTROL_PLANE_ENDPOINT": ENDPOINT, "TOKEN": TOKEN, "CA_CERT_HASH": "sha256:" + "0d" * 32,
-            "NODE_NAME": f"{role}-1", "ROLE": role, "KUBERNETES_VERSION": version, **extra}
+def _inventory(version: str) -> Kubeadm:
+    """The example stack's kubeadm settings, at `version` and with this file's API endpoint."""
+    settings = parse_settings(read_stack_config(REPO, "example-kubeadm"), "example-kubeadm")
+    return settings.kubeadm.model_copy(update={"kubernetes_version": version, "control_plane_endpoint": ENDPOINT})
+
+
+def join_params(role: str = "user", version: str = "1.31.4", *, address: str = "192.0.2.12",
+                ca_hash: str = "sha256:" + "0d" * 32, certificate_key: str | None = None) -> dict[str, str]:
+    """join-node.sh's parameters, with the JoinConfiguration the program makes for a host `<role>-1`."""
+    host = ControlPlaneHost(name=f"{role}-1", address=address)
+    document = join_document(_inventory(version), host, role, token=TOKEN, ca_hash=ca_hash,
+                             certificate_key=certificate_key)
+    return {"JOIN_CONFIG_B64": encoded(document), "NODE_NAME": host.name, "ROLE": role,
+            "KUBERNETES_VERSION": version}
+
+
+def token_params(certificate_key: str | None = None, token: str = TOKEN) -> dict[str, str]:
+    """join-token.sh's parameters, with the documents the program makes."""
+    params = {"TOKEN": TOKEN, "TOKEN_CONFIG_B64": encoded(token_documents("1.31.4", token))}
+    if certificate_key:
+        params["CERTS_CONFIG_B64"] = encoded(upload_certs_documents("1.31.4", certificate_key))
+    return params
+
+
+def stdin(params: dict[str, str]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in params.items())
 
 
 def ok(result):
@@ -361,7 +394,7 @@ def test_join_token_creates_the_token_and_prints_the_ca_hash(cp, ca):
     initialised(cp)
     mark = len(cp.calls())
 
-    result = ok(cp.run("join-token.sh", {"TOKEN": TOKEN}))
+    result = ok(cp.run("join-token.sh", token_params()))
 
     assert result.stdout == ca[1] + "\n"
     assert actions(cp, mark) == [
@@ -375,7 +408,7 @@ def test_join_token_creates_the_token_and_prints_the_ca_hash(cp, ca):
     assert list(cp.file("/etc/persistent-binderhub").glob(".join-token.*")) == []  # the config is gone
 
     mark = len(cp.calls())
-    again = ok(cp.run("join-token.sh", {"TOKEN": TOKEN}))
+    again = ok(cp.run("join-token.sh", token_params()))
     assert again.stdout == ca[1] + "\n"
     assert actions(cp, mark) == []
 
@@ -385,33 +418,33 @@ def test_join_token_replaces_an_expired_token(cp):
     cp.add("tokens", TOKEN, "<invalid>")
     mark = len(cp.calls())
 
-    ok(cp.run("join-token.sh", {"TOKEN": TOKEN, "TOKEN_TTL": "30m"}))
+    ok(cp.run("join-token.sh", token_params()))
 
     assert actions(cp, mark) == [
         f"kubeadm token delete pbh7k2 --kubeconfig {ADMIN_CONF}",
         "kubeadm token create --config /etc/persistent-binderhub/.join-token.XXXXXX/token.yaml "
         f"--kubeconfig {ADMIN_CONF}"]
-    assert (cp.state / "tokens" / TOKEN).read_text().strip() == "30m"
+    assert (cp.state / "tokens" / TOKEN).read_text().strip() == "2h"
 
 
 def test_join_token_uploads_the_control_plane_certificates_once(cp):
     initialised(cp)
     mark = len(cp.calls())
 
-    ok(cp.run("join-token.sh", {"TOKEN": TOKEN, "CERTIFICATE_KEY": CERTIFICATE_KEY}))
+    ok(cp.run("join-token.sh", token_params(CERTIFICATE_KEY)))
 
     assert actions(cp, mark)[1] == (
         "kubeadm init phase upload-certs --upload-certs --config /etc/persistent-binderhub/.join-token.XXXXXX/"
         f"certs.yaml --kubeconfig {ADMIN_CONF} --skip-certificate-key-print")
-    assert f'certificateKey: "{CERTIFICATE_KEY}"' in cp.captured("upload-certs")[0]
+    assert next(yaml.safe_load_all(cp.captured("upload-certs")[0]))["certificateKey"] == CERTIFICATE_KEY
     mark = len(cp.calls())
-    ok(cp.run("join-token.sh", {"TOKEN": TOKEN, "CERTIFICATE_KEY": CERTIFICATE_KEY}))
+    ok(cp.run("join-token.sh", token_params(CERTIFICATE_KEY)))
     assert actions(cp, mark) == []
 
 
 def test_join_token_needs_an_initialised_control_plane(cp):
     prepared(cp)
-    result = cp.run("join-token.sh", {"TOKEN": TOKEN})
+    result = cp.run("join-token.sh", token_params())
     assert result.returncode == 3
     assert result.stdout == ""
     assert actions(cp) == []
@@ -439,7 +472,8 @@ def test_join_worker(worker, role, taints):
                                                      "caCertHashes": ["sha256:" + "0d" * 32]}
     assert config["nodeRegistration"]["name"] == f"{role}-1"
     assert config["nodeRegistration"]["kubeletExtraArgs"] == [
-        {"name": "node-labels", "value": f"hub.jupyter.org/node-purpose={role}"}]
+        {"name": "node-labels", "value": f"hub.jupyter.org/node-purpose={role}"},
+        {"name": "node-ip", "value": "192.0.2.12"}]
     assert config["nodeRegistration"]["taints"] == taints
     assert "controlPlane" not in config
     assert not worker.file("/etc/persistent-binderhub/kubeadm-join.yaml").exists()  # it held the token
@@ -452,7 +486,7 @@ def test_join_worker(worker, role, taints):
 def test_join_control_plane(hosts):
     node = prepared(hosts["cp-2"])
 
-    ok(node.run("join-node.sh", join_params("control-plane", CERTIFICATE_KEY=CERTIFICATE_KEY, NODE_IP="192.0.2.12")))
+    ok(node.run("join-node.sh", join_params("control-plane", certificate_key=CERTIFICATE_KEY)))
 
     [config] = [yaml.safe_load(text) for text in node.captured("join")]
     assert config["controlPlane"] == {"certificateKey": CERTIFICATE_KEY,
@@ -460,7 +494,7 @@ def test_join_control_plane(hosts):
     assert config["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-ip", "value": "192.0.2.12"}]
     assert "taints" not in config["nodeRegistration"]  # kubeadm's own control-plane taint
     mark = len(node.calls())
-    ok(node.run("join-node.sh", join_params("control-plane", CERTIFICATE_KEY=CERTIFICATE_KEY, NODE_IP="192.0.2.12")))
+    ok(node.run("join-node.sh", join_params("control-plane", certificate_key=CERTIFICATE_KEY)))
     assert actions(node, mark) == []
 
 
@@ -471,7 +505,8 @@ def test_join_before_kubernetes_1_31_writes_v1beta3(worker):
 
     [config] = [yaml.safe_load(text) for text in worker.captured("join")]
     assert config["apiVersion"] == "kubeadm.k8s.io/v1beta3"
-    assert config["nodeRegistration"]["kubeletExtraArgs"] == {"node-labels": "hub.jupyter.org/node-purpose=user"}
+    assert config["nodeRegistration"]["kubeletExtraArgs"] == {"node-labels": "hub.jupyter.org/node-purpose=user",
+                                                              "node-ip": "192.0.2.12"}
 
 
 def test_join_node_upgrade_path(worker):
@@ -553,17 +588,22 @@ BAD_PARAMETERS = [
     ("prepare-node.sh", "export KUBERNETES_VERSION=1.31.4\n", "not KEY=VALUE"),
     ("init-control-plane.sh", "KUBEADM_CONFIG_B64=not base64!\nKUBERNETES_VERSION=1.31.4\n",
      "invalid value for KUBEADM_CONFIG_B64"),
-    ("join-token.sh", f"TOKEN={TOKEN}X\n", "invalid value for TOKEN"),
-    ("join-token.sh", f"TOKEN={TOKEN.upper()}\n", "invalid value for TOKEN"),
-    ("join-node.sh", "".join(f"{k}={v}\n" for k, v in join_params("control-plane").items()), "needs CERTIFICATE_KEY"),
-    ("join-node.sh", "".join(f"{k}={v}\n" for k, v in join_params("user", CERTIFICATE_KEY=CERTIFICATE_KEY).items()),
-     "CERTIFICATE_KEY is only for ROLE=control-plane"),
-    ("join-node.sh", "".join(f"{k}={v}\n" for k, v in (join_params() | {"ROLE": "gpu"}).items()),
-     "invalid value for ROLE"),
-    ("join-node.sh", "".join(f"{k}={v}\n" for k, v in (join_params() | {"NODE_NAME": "Bad_Name"}).items()),
-     "invalid value for NODE_NAME"),
-    ("join-node.sh", "".join(f"{k}={v}\n" for k, v in (join_params() | {"CONTROL_PLANE_ENDPOINT": "x:99999"}).items()),
-     "invalid port"),
+    ("join-token.sh", stdin(token_params() | {"TOKEN": TOKEN + "X"}), "invalid value for TOKEN"),
+    ("join-token.sh", stdin(token_params() | {"TOKEN": TOKEN.upper()}), "invalid value for TOKEN"),
+    ("join-token.sh", stdin(token_params(token="abcdef.0123456789abcdef")), "TOKEN_CONFIG_B64 does not create TOKEN"),
+    ("join-token.sh", stdin(token_params() | {"CERTS_CONFIG_B64": encoded("kind: JoinConfiguration\n")}),
+     "CERTS_CONFIG_B64 holds no InitConfiguration"),
+    ("join-node.sh", stdin(join_params("user") | {"ROLE": "control-plane"}),
+     "ROLE=control-plane needs a JoinConfiguration with controlPlane"),
+    ("join-node.sh", stdin(join_params("control-plane", certificate_key=CERTIFICATE_KEY) | {"ROLE": "user"}),
+     "joins a control plane, but ROLE is user"),
+    ("join-node.sh", stdin(join_params() | {"ROLE": "gpu"}), "invalid value for ROLE"),
+    ("join-node.sh", stdin(join_params() | {"NODE_NAME": "Bad_Name"}), "invalid value for NODE_NAME"),
+    ("join-node.sh", stdin(join_params() | {"NODE_NAME": "user-2"}), "does not name node user-2"),
+    ("join-node.sh", stdin(join_params() | {"JOIN_CONFIG_B64": encoded(init_documents(_inventory("1.31.4"), "00"))}),
+     "JOIN_CONFIG_B64 holds no JoinConfiguration"),
+    ("join-node.sh", stdin(join_params() | {"JOIN_CONFIG_B64": "bm90IGJhc2U2NA=="[:-1]}),
+     "JOIN_CONFIG_B64 is not valid base64"),
     ("remove-node.sh", "NODE_NAME=user-1 --force\n", "invalid value for NODE_NAME"),
     ("admin-kubeconfig.sh", f"TOKEN={TOKEN}\n", "unknown parameter TOKEN"),
     ("reset-node.sh", "FORCE=1\n", "unknown parameter FORCE"),
@@ -604,10 +644,10 @@ def test_a_whole_cluster_never_echoes_a_secret(hosts, ca):
     for host in (cp1, cp2, worker):
         run(host, "prepare-node.sh", {"KUBERNETES_VERSION": "1.31.4"})
     run(cp1, "init-control-plane.sh", init_params())
-    ca_hash = run(cp1, "join-token.sh", {"TOKEN": TOKEN, "CERTIFICATE_KEY": CERTIFICATE_KEY}).stdout.strip()
+    ca_hash = run(cp1, "join-token.sh", token_params(CERTIFICATE_KEY)).stdout.strip()
     assert ca_hash == ca[1]
-    run(cp2, "join-node.sh", join_params("control-plane", CERTIFICATE_KEY=CERTIFICATE_KEY) | {"CA_CERT_HASH": ca_hash})
-    run(worker, "join-node.sh", join_params("user") | {"CA_CERT_HASH": ca_hash})
+    run(cp2, "join-node.sh", join_params("control-plane", ca_hash=ca_hash, certificate_key=CERTIFICATE_KEY))
+    run(worker, "join-node.sh", join_params("user", ca_hash=ca_hash))
     kubeconfig = run(cp1, "admin-kubeconfig.sh").stdout
     assert kubeconfig == cp1.file(ADMIN_CONF).read_text()
     cp1.add("nodes", "user-1")
@@ -645,13 +685,8 @@ def test_scripts_pass_shellcheck():
 
 
 def test_init_control_plane_accepts_the_config_the_program_generates(cp):
-    from components.platforms.kubeadm import kubeadm_config as generated
-    from components.settings import parse_settings
-    from tools.offline import REPO
-    from tools.stackfile import read_stack_config
-
     settings = parse_settings(read_stack_config(REPO, "example-kubeadm"), "example-kubeadm")
-    config = generated(settings.kubeadm, CERTIFICATE_KEY)
+    config = init_documents(settings.kubeadm, CERTIFICATE_KEY)
     prepared(cp)
     ok(cp.run("init-control-plane.sh", {"KUBEADM_CONFIG_B64": base64.b64encode(config.encode()).decode(),
                                         "KUBERNETES_VERSION": settings.kubeadm.kubernetes_version}))

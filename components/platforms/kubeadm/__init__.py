@@ -20,12 +20,18 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
-import yaml
 from pulumi_command import remote
 
 from components.charts import chart
 from components.cluster import NODE_PURPOSE, Cluster, Placement
 from components.generated_secrets import random_hex
+from components.platforms.kubeadm.documents import (
+    encoded,
+    init_documents,
+    join_document,
+    token_documents,
+    upload_certs_documents,
+)
 from components.secrets import StackSecrets
 from components.settings import Charts, Kubeadm, Settings
 from components.storage import StorageClasses, StorageClassesArgs
@@ -45,24 +51,6 @@ def scripts_bundle() -> str:
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             bundle.addfile(info, io.BytesIO(data))
     return base64.b64encode(gzip.compress(buffer.getvalue(), mtime=0)).decode()
-
-
-def kubeadm_config(kubeadm: Kubeadm, certificate_key: str) -> str:
-    """kubeadm's InitConfiguration and ClusterConfiguration for the first control plane."""
-    minor = int(kubeadm.kubernetes_version.split(".")[1])
-    api_version = "kubeadm.k8s.io/v1beta4" if minor >= 31 else "kubeadm.k8s.io/v1beta3"  # as join-node.sh
-    endpoint_host = kubeadm.control_plane_endpoint.rsplit(":", 1)[0]
-    first = kubeadm.control_planes[0]
-    init = {"apiVersion": api_version, "kind": "InitConfiguration", "certificateKey": certificate_key,
-            "nodeRegistration": {"name": first.name}}
-    cluster = {
-        "apiVersion": api_version, "kind": "ClusterConfiguration",
-        "kubernetesVersion": f"v{kubeadm.kubernetes_version}",
-        "controlPlaneEndpoint": kubeadm.control_plane_endpoint,
-        "networking": {"podSubnet": kubeadm.pod_subnet, "serviceSubnet": kubeadm.service_subnet},
-        "apiServer": {"certSANs": sorted({endpoint_host, *(host.address for host in kubeadm.control_planes)})},
-    }
-    return yaml.safe_dump_all([init, cluster], sort_keys=False)
 
 
 def _stdin(**params: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -94,17 +82,18 @@ class KubeadmCluster(Cluster):
         prepared = {host.name: self._prepare(host) for host in hosts}
 
         certificate_key = random_hex(f"{name}-certificate-key", self)
-        config = certificate_key.apply(lambda key: kubeadm_config(kubeadm, key))
         init = self._run(first, "init-control-plane", [prepared[first.name]], stdin=pulumi.Output.secret(_stdin(
-            KUBEADM_CONFIG_B64=config.apply(lambda text: base64.b64encode(text.encode()).decode()),
+            KUBEADM_CONFIG_B64=certificate_key.apply(lambda key: encoded(init_documents(kubeadm, key))),
             KUBERNETES_VERSION=version)))
         token = self._bootstrap_token(name)
         # Runs again whenever a node is added or changed, so its join finds a fresh token (the
         # token lives 2 h: to retry a failed join later, `pulumi up --replace` this command).
         join_token = self._run(first, "join-token", [init], stdin=pulumi.Output.secret(_stdin(
-            TOKEN=token, CERTIFICATE_KEY=certificate_key)),
+            TOKEN=token,
+            TOKEN_CONFIG_B64=token.apply(lambda value: encoded(token_documents(version, value))),
+            CERTS_CONFIG_B64=certificate_key.apply(lambda key: encoded(upload_certs_documents(version, key))))),
             triggers=sorted(f"{host.name}={host.address}/{getattr(host, 'role', 'control-plane')}" for host in hosts))
-        ca_hash = join_token.stdout
+        ca_hash = join_token.stdout.apply(str.strip)
 
         joined_control_planes = [
             self._join(host, "control-plane", token, ca_hash, [join_token, prepared[host.name]],
@@ -165,11 +154,11 @@ class KubeadmCluster(Cluster):
         return pulumi.Output.secret(pulumi.Output.concat(parts[0].result, ".", parts[1].result))
 
     def _join(self, host, role: str, token, ca_hash, depends_on: list, *, certificate_key=None) -> remote.Command:
-        params = {"CONTROL_PLANE_ENDPOINT": self._kubeadm.control_plane_endpoint, "TOKEN": token,
-                  "CA_CERT_HASH": ca_hash, "NODE_NAME": host.name, "ROLE": role,
-                  "KUBERNETES_VERSION": self._kubeadm.kubernetes_version, "NODE_IP": host.address}
-        if certificate_key is not None:
-            params["CERTIFICATE_KEY"] = certificate_key
+        kubeadm = self._kubeadm
+        document = pulumi.Output.all(token=token, ca_hash=ca_hash, certificate_key=certificate_key).apply(
+            lambda values: encoded(join_document(kubeadm, host, role, **values)))
+        params = {"JOIN_CONFIG_B64": document, "NODE_NAME": host.name, "ROLE": role,
+                  "KUBERNETES_VERSION": kubeadm.kubernetes_version}
         joined = self._run(host, "join-node", depends_on, stdin=pulumi.Output.secret(_stdin(**params)))
         # Removing a host from the inventory: drained and deleted from the cluster first (these
         # are deleted in reverse order of creation), then reset. pulumi-command gives `delete`

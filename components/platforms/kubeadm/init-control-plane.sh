@@ -16,17 +16,13 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pbh_param KUBEADM_CONFIG_B64 '[A-Za-z0-9+/]+={0,2}'
+pbh_param KUBEADM_CONFIG_B64 "$PBH_RE_BASE64"
 pbh_param KUBERNETES_VERSION "$PBH_RE_VERSION"
 pbh_read_params
 
 VERSION=$KUBERNETES_VERSION
-CONFIG=$(base64 -d <<<"$KUBEADM_CONFIG_B64" 2>/dev/null) || pbh_bad_param "KUBEADM_CONFIG_B64 is not valid base64"
-grep -Eq '^kind:[[:space:]]*InitConfiguration[[:space:]]*$' <<<"$CONFIG" \
-  || pbh_bad_param "the kubeadm config has no InitConfiguration"
-grep -Eq '^kind:[[:space:]]*ClusterConfiguration[[:space:]]*$' <<<"$CONFIG" \
-  || pbh_bad_param "the kubeadm config has no ClusterConfiguration"
-grep -Eq "^kubernetesVersion:[[:space:]]*[\"']?v${VERSION//./\\.}[\"']?[[:space:]]*$" <<<"$CONFIG" \
+pbh_documents KUBEADM_CONFIG_B64 InitConfiguration ClusterConfiguration
+grep -Eq "^kubernetesVersion:[[:space:]]*[\"']?v${VERSION//./\\.}[\"']?[[:space:]]*$" <<<"$KUBEADM_CONFIG" \
   || pbh_bad_param "the kubeadm config's kubernetesVersion is not v$VERSION"
 pbh_start
 
@@ -37,7 +33,7 @@ if [[ ! -f $ADMIN_CONF ]]; then
   pbh_require_kubeadm "$VERSION"
   mkdir -p "$(dirname "$CONFIG_FILE")"
   chmod 700 "$(dirname "$CONFIG_FILE")"
-  printf '%s\n' "$CONFIG" | pbh_write "$CONFIG_FILE" 600
+  printf '%s\n' "$KUBEADM_CONFIG" | pbh_write "$CONFIG_FILE" 600
   pbh_log "initialising the control plane, Kubernetes $VERSION (config: $PBH_STATE_DIR/kubeadm-init.yaml)"
   pbh_run kubeadm init --config "$CONFIG_FILE" --upload-certs --skip-token-print --skip-certificate-key-print
   [[ -f $ADMIN_CONF ]] || pbh_die 1 "kubeadm init finished without writing /etc/kubernetes/admin.conf"
@@ -46,7 +42,7 @@ if [[ ! -f $ADMIN_CONF ]]; then
 fi
 
 # Initialised: compare this control plane's version with the one asked for.
-if [[ -f $CONFIG_FILE ]] && ! printf '%s\n' "$CONFIG" | cmp -s - "$CONFIG_FILE"; then
+if [[ -f $CONFIG_FILE ]] && ! printf '%s\n' "$KUBEADM_CONFIG" | cmp -s - "$CONFIG_FILE"; then
   pbh_log "note: the kubeadm config differs from the one this cluster was initialised with; kubeadm" \
     "does not reconfigure a running cluster, so only a version change is acted upon here"
 fi

@@ -3,11 +3,13 @@
 # plane, after init-control-plane.sh).
 #
 # stdin:  TOKEN=abcdef.0123456789abcdef       the bootstrap token joins use (secret)
-#         TOKEN_TTL=2h                        optional: its lifetime when created (default 2h)
-#         CERTIFICATE_KEY=<64 hex>            optional (secret): also make sure the control-plane
-#                                             certificates are uploaded, encrypted with this key,
-#                                             for control planes joining later (kubeadm deletes
-#                                             them after 2 hours)
+#         TOKEN_CONFIG_B64=<base64>           (secret) the documents that create it (its lifetime,
+#                                             usages, groups), made by the program
+#                                             (components/platforms/kubeadm/documents.py)
+#         CERTS_CONFIG_B64=<base64>           optional (secret): also make sure the control-plane
+#                                             certificates are uploaded, encrypted with the key
+#                                             these documents name, for control planes joining
+#                                             later (kubeadm deletes them after 2 hours)
 # stdout: one line, the CA cert hash for kubeadm join: sha256:<64 hex>
 #
 # The token is created from a mode-600 config file (`kubeadm token create --config`), so it is
@@ -17,18 +19,19 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pbh_param TOKEN "$PBH_RE_TOKEN"
-pbh_param TOKEN_TTL '[1-9][0-9]{0,3}[hm]' optional
-pbh_param CERTIFICATE_KEY "$PBH_RE_CERT_KEY" optional
+pbh_param TOKEN_CONFIG_B64 "$PBH_RE_BASE64"
+pbh_param CERTS_CONFIG_B64 "$PBH_RE_BASE64" optional
 pbh_read_params
+pbh_documents TOKEN_CONFIG_B64 InitConfiguration ClusterConfiguration
+pbh_documents CERTS_CONFIG_B64 InitConfiguration ClusterConfiguration
+created="token: [\"']?${TOKEN//./\\.}[\"']?[[:space:]]"
+[[ $TOKEN_CONFIG =~ $created ]] || pbh_bad_param "TOKEN_CONFIG_B64 does not create TOKEN"
 pbh_start
 
 ADMIN_CONF=$(pbh_path /etc/kubernetes/admin.conf)
 CA_CERT=$(pbh_path /etc/kubernetes/pki/ca.crt)
 [[ -f $ADMIN_CONF && -f $CA_CERT ]] || pbh_die 3 "this host is not an initialised control plane (run init-control-plane.sh)"
 
-VERSION=$(pbh_kubeadm_version)
-[[ -n $VERSION ]] || pbh_die 3 "kubeadm is not installed"
-API=$(pbh_kubeadm_api "$VERSION")
 TOKEN_ID=${TOKEN%%.*}  # the public half of the token; the part after the dot is the secret
 
 # A private scratch directory for the mode-600 config files, removed on exit.
@@ -36,10 +39,6 @@ mkdir -p "$(pbh_path "$PBH_STATE_DIR")"
 chmod 700 "$(pbh_path "$PBH_STATE_DIR")"
 SCRATCH=$(mktemp -d "$(pbh_path "$PBH_STATE_DIR")/.join-token.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
-
-cluster_config() {  # a ClusterConfiguration that keeps kubeadm from looking up a version online
-  printf -- '---\napiVersion: %s\nkind: ClusterConfiguration\nkubernetesVersion: v%s\n' "$API" "$VERSION"
-}
 
 # --- the token ---------------------------------------------------------------------------------
 tokens=$(kubeadm token list --kubeconfig "$ADMIN_CONF" 2>"$SCRATCH/err") \
@@ -63,31 +62,20 @@ else
   if [[ $state == expired ]]; then
     pbh_run kubeadm token delete "$TOKEN_ID" --kubeconfig "$ADMIN_CONF"
   fi
-  {
-    printf 'apiVersion: %s\nkind: InitConfiguration\nbootstrapTokens:\n' "$API"
-    printf -- '- token: "%s"\n' "$TOKEN"
-    printf '  ttl: "%s"\n' "${TOKEN_TTL:-2h}"
-    printf '  description: "persistent-binderhub node joins"\n'
-    printf '  usages: ["signing", "authentication"]\n'
-    printf '  groups: ["system:bootstrappers:kubeadm:default-node-token"]\n'
-    cluster_config
-  } | pbh_write "$SCRATCH/token.yaml" 600
-  pbh_log "creating join token $TOKEN_ID.<secret> (ttl ${TOKEN_TTL:-2h})"
+  printf '%s\n' "$TOKEN_CONFIG" | pbh_write "$SCRATCH/token.yaml" 600
+  pbh_log "creating join token $TOKEN_ID.<secret>"
   # kubeadm prints the new token on stdout: thrown away.
   kubeadm token create --config "$SCRATCH/token.yaml" --kubeconfig "$ADMIN_CONF" >/dev/null 2>"$SCRATCH/err" \
     || { pbh_redact <"$SCRATCH/err" >&2; pbh_die 1 "kubeadm token create failed"; }
 fi
 
 # --- the control-plane certificates, for control planes that join --------------------------------
-if [[ -n $CERTIFICATE_KEY ]]; then
+if [[ -n $CERTS_CONFIG ]]; then
   uploaded=$(kubectl --kubeconfig "$ADMIN_CONF" -n kube-system get secret kubeadm-certs --ignore-not-found -o name)
   if [[ -n $uploaded ]]; then
     pbh_log "control-plane certificates are uploaded (secret kubeadm-certs)"
   else
-    {
-      printf 'apiVersion: %s\nkind: InitConfiguration\ncertificateKey: "%s"\n' "$API" "$CERTIFICATE_KEY"
-      cluster_config
-    } | pbh_write "$SCRATCH/certs.yaml" 600
+    printf '%s\n' "$CERTS_CONFIG" | pbh_write "$SCRATCH/certs.yaml" 600
     pbh_log "uploading the control-plane certificates for joining control planes"
     pbh_run kubeadm init phase upload-certs --upload-certs --config "$SCRATCH/certs.yaml" \
       --kubeconfig "$ADMIN_CONF" --skip-certificate-key-print

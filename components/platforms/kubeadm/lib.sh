@@ -150,6 +150,23 @@ pbh_bad_param() {  # a parameter that matched its pattern but does not make sens
   pbh_die 2 "refused: $*; nothing was done"
 }
 
+# pbh_documents NAME KIND...: the kubeadm documents in parameter NAME (base64, made by the
+# program: components/platforms/kubeadm/documents.py), decoded into the variable NAME without
+# its _B64 suffix. They must hold a document of each KIND; an empty optional parameter stays
+# empty. The content is never shown: it may hold the token or the certificate key.
+pbh_documents() {
+  local name=$1 kind decoded
+  shift
+  [[ -n ${!name} ]] || { printf -v "${name%_B64}" '%s' ""; return 0; }
+  decoded=$(base64 -d <<<"${!name}" 2>/dev/null) || pbh_bad_param "$name is not valid base64"
+  for kind in "$@"; do
+    grep -Eq "^kind:[[:space:]]*${kind}[[:space:]]*\$" <<<"$decoded" || pbh_bad_param "$name holds no $kind"
+  done
+  printf -v "${name%_B64}" '%s' "$decoded"
+}
+
+PBH_RE_BASE64='[A-Za-z0-9+/]+={0,2}'
+
 # Patterns shared by several scripts.
 PBH_RE_VERSION='1\.[0-9]{1,3}\.[0-9]{1,3}'
 PBH_RE_TOKEN='[a-z0-9]{6}\.[a-z0-9]{16}'
@@ -271,11 +288,6 @@ pbh_require_kubeadm() {  # pbh_require_kubeadm VERSION: kubeadm must be at VERSI
   if [[ $have != "$1" ]]; then
     pbh_die 3 "kubeadm is at '${have:-not installed}', not $1: run prepare-node.sh with KUBERNETES_VERSION=$1 first"
   fi
-}
-
-# The kubeadm config API for a Kubernetes version: v1beta4 from 1.31 on, v1beta3 before.
-pbh_kubeadm_api() {
-  if (($(pbh_minor "$1") >= 31)); then echo kubeadm.k8s.io/v1beta4; else echo kubeadm.k8s.io/v1beta3; fi
 }
 
 # The version of this node's API server (X.Y.Z from its static pod's image), empty if none.
