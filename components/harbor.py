@@ -66,7 +66,7 @@ class Harbor(Component):
             opts=self.child(namespace))
         self._setup_job(name, harbor, credentials, release)
         self.access = RegistryAccess(
-            url=f"https://{harbor.hostname}",
+            url=_external_url(harbor),
             image_prefix=f"{harbor.hostname}/{harbor.project}/binder-",
             username=f"robot${harbor.project}+{HARBOR_ROBOT}",
             password=pulumi.Output.secret(robot_secret.result),
@@ -143,10 +143,14 @@ _HARBOR_GENERATED = {"core-secret": 16, "xsrf-key": 32, "jobservice-secret": 16,
 _HARBOR_REGISTRY_USER = "harbor_registry_user"
 
 
+def _external_url(harbor: HarborSettings) -> str:
+    return f"https://{harbor.hostname}"
+
+
 def _harbor_values(args: HarborArgs, internal: dict[str, pulumi.Output[str]]) -> dict:
     harbor, storage_class = args.harbor, args.storage_class
     return {
-        "externalURL": f"https://{harbor.hostname}",
+        "externalURL": _external_url(harbor),
         "harborAdminPassword": args.admin_password,
         "secretKey": internal["secret-key"],
         "core": {"secret": internal["core-secret"], "xsrfKey": internal["xsrf-key"], "secretName": "harbor-token"},

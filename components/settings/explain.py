@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 from components.settings.stack import PROJECT
 from components.settings.values import SettingError
 
+# Settings renamed since they first appeared: a stack file with the old key is told the new one.
+RENAMED = {f"{PROJECT}:persistence.projectsPerUser": "projectsLimit"}
 
 def explain(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     """One line per mistake: the key path in the stack file, and what is wrong with it."""
@@ -52,7 +54,8 @@ def _unknown_key_message(root: type[BaseModel], loc: list) -> str:
     model = _model_at(root, loc[:-1])
     known = sorted(field.alias for field in model.model_fields.values()) if model else []
     message = "is not a known setting"
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    close = [RENAMED[_key_path(loc)]] if _key_path(loc) in RENAMED else difflib.get_close_matches(
+        str(loc[-1]), known, n=1)
     if close:
         message += f"; did you mean '{close[0]}'?"
     if known:

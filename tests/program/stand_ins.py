@@ -26,3 +26,15 @@ class HandMadeIngress:
 
     def __init__(self, class_name: str = "traefik", issuer: str | None = "letsencrypt-staging"):
         self.class_name, self.issuer, self.ready = class_name, issuer, []
+
+
+def settings_of(stack: str, change=None):
+    """A stack's settings, read from its stack file (and changed by `change(config)` first)."""
+    from components.settings import parse_settings
+    from tools.offline import REPO
+    from tools.stackfile import read_stack_config
+
+    config = read_stack_config(REPO, stack)
+    if change:
+        change(config)
+    return parse_settings(config, stack)

@@ -162,3 +162,19 @@ def test_odd_yaml_values_are_validated_as_text(project, offline):
     config["persistent-binderhub:servers"] = {"cpuLimit": float("inf")}
     project.write_config("example-magnum", config)
     assert f"{P}:servers.cpuLimit" in refusal("example-magnum", project.root)
+
+
+def test_harbor_needs_tls_even_on_a_local_cluster(project):
+    config = project.config("local")
+    config[f"{P}:registry"] = {"type": "harbor", "harbor": {"hostname": "registry.127.0.0.1.nip.io"}}
+    project.write_config("local", config)
+    message = refusal("local", project.root)
+    assert f"{P}:tls.issuer: is 'none', but Harbor is served over https only" in message
+
+
+def test_the_old_name_of_the_projects_limit_points_to_the_new_one(project):
+    config = project.config("local")
+    config[f"{P}:persistence"] = {"projectsPerUser": 3}
+    project.write_config("local", config)
+    message = refusal("local", project.root)
+    assert f"{P}:persistence.projectsPerUser: is not a known setting; did you mean 'projectsLimit'?" in message
