@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, create_model, model_validator
 
 from components.chart_versions import CHARTS, override_field
-from components.settings.platforms import PLATFORM_BLOCKS, Existing, Gke, Kubeadm, Magnum
+from components.settings.platforms import Existing, Gke, Kubeadm, Magnum
 from components.settings.stack import LOCAL_STACK
 from components.settings.values import (
     ChartVersion,
@@ -18,11 +18,11 @@ from components.settings.values import (
     Model,
     Name,
     NonEmpty,
+    OneBlockPerChoice,
     PinnedImage,
     Quantity,
     Regex,
     SettingError,
-    check_selected_block,
     quantity_bytes,
 )
 
@@ -84,16 +84,13 @@ class OidcAuth(Model):
         return self
 
 
-class Auth(Model):
+class Auth(OneBlockPerChoice):
+    SELECTOR = "type"
+
     type: Literal["github", "oidc", "dummy"] = Field(description="github, oidc or dummy (local only)")
     github: GithubAuth | None = None
     oidc: OidcAuth | None = None
     admins: list[NonEmpty] = []
-
-    @model_validator(mode="before")
-    @classmethod
-    def _block(cls, data: Any) -> Any:
-        return check_selected_block(cls, data, "type", {"github": "github", "oidc": "oidc"})
 
     @model_validator(mode="after")
     def _local_only(self, info: ValidationInfo) -> Auth:
@@ -122,20 +119,14 @@ class ExternalRegistry(Model):
     image_prefix: NonEmpty = Field(description="where built images go, such as registry.example.org/binder/")
 
 
-REGISTRY_BLOCKS = {"artifact-registry": "artifact_registry", "harbor": "harbor", "external": "external"}
+class Registry(OneBlockPerChoice):
+    SELECTOR = "type"
 
-
-class Registry(Model):
     type: Literal["artifact-registry", "harbor", "external", "none"] = Field(
         description="artifact-registry (GKE), harbor, external or none (local images, existing clusters)")
     artifact_registry: ArtifactRegistry | None = None
     harbor: HarborSettings | None = None
     external: ExternalRegistry | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _block(cls, data: Any) -> Any:
-        return check_selected_block(cls, data, "type", REGISTRY_BLOCKS)
 
 
 class Storage(Model):
@@ -186,7 +177,9 @@ Charts = create_model("Charts", __base__=Model, __doc__="Chart version overrides
                       **{override_field(name): (ChartVersion | None, None) for name in CHARTS})
 
 
-class Settings(Model):
+class Settings(OneBlockPerChoice):
+    SELECTOR = "platform"
+
     platform: Literal["gke", "magnum", "kubeadm", "existing"] = Field(
         description="where the cluster comes from: gke, magnum, kubeadm or existing")
     gke: Gke | None = None
@@ -205,11 +198,6 @@ class Settings(Model):
     hub_database: HubDatabase = HubDatabase()
     charts: Charts = Charts()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _block(cls, data: Any) -> Any:
-        return check_selected_block(cls, data, "platform", PLATFORM_BLOCKS)
-
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.registry.type == "artifact-registry" and self.platform != "gke":
@@ -225,5 +213,3 @@ class Settings(Model):
                                              "clusters only: set tls.issuer to letsencrypt-staging or "
                                              "letsencrypt-production, and tls.email")
         return self
-
-

@@ -176,8 +176,3 @@ class Existing(Model):
     # Or a storage class the cluster has already, used as it is: its reclaimPolicy is then
     # the operator's to check (Retain keeps user data when a claim goes).
     storage_class: NonEmpty | None = None
-
-
-PLATFORM_BLOCKS = {"gke": "gke", "magnum": "magnum", "kubeadm": "kubeadm", "existing": "existing"}
-
-

@@ -9,10 +9,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import typing
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -98,26 +97,35 @@ class Model(BaseModel):
                               allow_inf_nan=False)
 
 
-def check_selected_block(model: type[BaseModel], data: Any, selector: str, blocks: Mapping[str, str]) -> Any:
-    """Exactly the block named by `selector` is given, and no block of another choice.
+class OneBlockPerChoice(Model):
+    """A block whose `SELECTOR` field chooses among blocks beside it: exactly the chosen block is
+    given, and no block of another choice. A choice's block is the field named after it
+    (`artifact-registry` -> `artifact_registry`); a choice without such a field has no block.
 
-    Runs on the raw input (a `before` validator), so a misplaced block is reported
-    as such rather than as a list of its missing keys. `blocks` maps each choice
-    that has a block to that block's field name.
+    Checked on the raw input (a `before` validator), so a misplaced block is reported as such
+    rather than as a list of its missing keys.
     """
-    choices = typing.get_args(model.model_fields[selector].annotation)
-    selected = data.get(selector) if isinstance(data, dict) else None
-    if selected not in choices:
-        return data  # the field's own validation reports it
-    for choice, field in blocks.items():
-        key = model.model_fields[field].alias
-        present = data.get(key) is not None
-        if present and choice != selected:
-            raise SettingError(
-                key, f"is the block for {selector} '{choice}', but {selector} is '{selected}': "
-                     f"remove this block or set {selector} to '{choice}'")
-        if not present and choice == selected:
-            raise SettingError(key, f"is required when {selector} is '{selected}'")
-    return data
 
+    SELECTOR: ClassVar[str]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_block(cls, data: Any) -> Any:
+        selector = cls.SELECTOR
+        choices = typing.get_args(cls.model_fields[selector].annotation)
+        selected = data.get(selector) if isinstance(data, dict) else None
+        if selected not in choices:
+            return data  # the field's own validation reports it
+        blocks = {choice: choice.replace("-", "_") for choice in choices}
+        for choice, field in blocks.items():
+            if field not in cls.model_fields:
+                continue
+            key = cls.model_fields[field].alias
+            present = data.get(key) is not None
+            if present and choice != selected:
+                raise SettingError(
+                    key, f"is the block for {selector} '{choice}', but {selector} is '{selected}': "
+                         f"remove this block or set {selector} to '{choice}'")
+            if not present and choice == selected:
+                raise SettingError(key, f"is required when {selector} is '{selected}'")
+        return data
