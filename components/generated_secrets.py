@@ -10,25 +10,26 @@ from __future__ import annotations
 import pulumi
 import pulumi_random as random
 
+from components.component import Component
+
 # 32 random bytes as 64 hex characters: the form z2jh's own `randHex 64` produces,
 # and what JupyterHub's cookie_secret and CryptKeeper keys require.
 _HEX_LENGTH = 64
 
 
-class GeneratedSecrets(pulumi.ComponentResource):
-    """The proxy token, cookie secret, CryptKeeper key and the binder service's API token."""
+class GeneratedSecrets(Component):
+    """The proxy token, cookie secret, CryptKeeper key and the binder service's API token.
 
-    proxy_secret_token: pulumi.Output[str]
-    cookie_secret: pulumi.Output[str]
-    crypt_keeper_key: pulumi.Output[str]
-    binder_api_token: pulumi.Output[str]
+    It needs no input, so it takes no args."""
+
+    TYPE = "persistent-binderhub:secrets:GeneratedSecrets"
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("persistent-binderhub:secrets:GeneratedSecrets", name, None, opts)
-        self.proxy_secret_token = random_hex("proxy-secret-token", self)
-        self.cookie_secret = random_hex("hub-cookie-secret", self)
-        self.crypt_keeper_key = random_hex("hub-crypt-keeper-key", self)
-        self.binder_api_token = random_hex("binder-api-token", self)
+        super().__init__(name, opts)
+        self.proxy_secret_token = random_hex("proxy-secret-token", self.child())
+        self.cookie_secret = random_hex("hub-cookie-secret", self.child())
+        self.crypt_keeper_key = random_hex("hub-crypt-keeper-key", self.child())
+        self.binder_api_token = random_hex("binder-api-token", self.child())
         self.register_outputs({
             "proxy_secret_token": self.proxy_secret_token,
             "cookie_secret": self.cookie_secret,
@@ -37,8 +38,7 @@ class GeneratedSecrets(pulumi.ComponentResource):
         })
 
 
-
-def random_hex(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+def random_hex(name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
     """32 random bytes as 64 hex characters, made once and kept (encrypted) in state."""
     password = random.RandomPassword(
         name,
@@ -48,6 +48,6 @@ def random_hex(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
         numeric=True,
         special=True,
         override_special="abcdef",  # with digits: exactly the hex alphabet
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=opts,
     )
     return pulumi.Output.secret(password.result)

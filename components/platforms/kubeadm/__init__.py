@@ -81,7 +81,7 @@ class KubeadmCluster(Cluster):
         hosts = [*kubeadm.control_planes, *kubeadm.workers]
         prepared = {host.name: self._prepare(host) for host in hosts}
 
-        certificate_key = random_hex(f"{name}-certificate-key", self)
+        certificate_key = random_hex(f"{name}-certificate-key", self.child())
         init = self._run(first, "init-control-plane", [prepared[first.name]], stdin=pulumi.Output.secret(_stdin(
             KUBEADM_CONFIG_B64=certificate_key.apply(lambda key: encoded(init_documents(kubeadm, key))),
             KUBERNETES_VERSION=version)))
