@@ -1,17 +1,16 @@
 """The way in: Traefik as the ingress controller and cert-manager with Let's Encrypt issuers.
 
-Traefik (chart 41.3.0) watches Ingresses of its own class `traefik` (not the cluster's
-default class, so it coexists with another controller) and is exposed on the platform's
-entry point:
+Traefik watches Ingresses of its own class `traefik` (not the cluster's default class, so it
+coexists with another controller) and is exposed on the entry point the cluster hands over:
 
-- gke, magnum, kubeadm: a LoadBalancer Service on `cluster.ingress_address` (the GKE
-  static IP, the OpenStack floating IP, the first MetalLB address), set as the Service's
+- a LoadBalancer Service on `cluster.ingress_address` (on GKE a static IP, on OpenStack a
+  floating IP, on bare metal the first MetalLB address), set as the Service's
   `spec.loadBalancerIP`. Since traefik chart 40 the Service is written the Kubernetes way,
   under `service.spec`; a top-level `service.type` is silently ignored (the schema allows it).
-- existing (kind, k3d, minikube): a NodePort Service on fixed ports, 30080 for HTTP and
-  30443 for HTTPS, so a local cluster can map them once (kind: `extraPortMappings` of
-  containerPort 30080/30443 to hostPort 80/443) or reach them with
-  `kubectl port-forward -n traefik svc/traefik 8080:80`.
+- where `cluster.ingress_on_node_ports` (an existing cluster: kind, k3d, minikube): a NodePort
+  Service on fixed ports, 30080 for HTTP and 30443 for HTTPS, so a local cluster can map them
+  once (kind: `extraPortMappings` of containerPort 30080/30443 to hostPort 80/443) or reach
+  them with `kubectl port-forward -n traefik svc/traefik 8080:80`.
 
 With TLS on, HTTP is redirected to HTTPS on the entry point. ACME HTTP-01 challenges still
 pass: Let's Encrypt follows a redirect to HTTPS on port 443 and does not check the
@@ -20,7 +19,7 @@ certificate there.
 Only Traefik's Kubernetes Ingress provider is on: nothing here uses IngressRoutes,
 Middlewares or Gateway API routes, so the CRD provider (and its watches and RBAC) is off.
 
-cert-manager (chart v1.21.1) installs its CRDs (`crds.enabled`), and its startupapicheck,
+cert-manager installs its CRDs (`crds.enabled`), and its startupapicheck,
 a Helm hook that helm.v4.Chart would skip anyway, is off. Both ClusterIssuers
 (`letsencrypt-staging`, `letsencrypt-production`) exist whenever a stack uses TLS, so a stack
 moves from staging to production by changing `tls.issuer` alone.

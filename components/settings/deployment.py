@@ -180,8 +180,7 @@ Charts = create_model("Charts", __base__=Model, __doc__="Chart version overrides
 class Settings(OneBlockPerChoice):
     SELECTOR = "platform"
 
-    platform: Literal["gke", "magnum", "kubeadm", "existing"] = Field(
-        description="where the cluster comes from: gke, magnum, kubeadm or existing")
+    platform: Literal["gke", "magnum", "kubeadm", "existing"] = Field(description="where the cluster comes from")
     gke: Gke | None = None
     magnum: Magnum | None = None
     kubeadm: Kubeadm | None = None
