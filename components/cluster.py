@@ -33,10 +33,11 @@ class Placement:
                 "tolerations": [dict(toleration) for toleration in self.tolerations]}
 
     @classmethod
-    def dedicated(cls, label: str, purpose: str) -> Placement:
-        """Nodes labelled `label=purpose` and tainted `hub.jupyter.org/dedicated=user:NoSchedule`:
-        the taint z2jh's user pods and BinderHub's build pods tolerate, on user and build nodes."""
-        return cls({label: purpose}, ({"key": DEDICATED, "operator": "Equal", "value": "user",
+    def dedicated(cls, label: str, purpose: str, taint_key: str = DEDICATED) -> Placement:
+        """Nodes labelled `label=purpose` and tainted `<taint_key>=user:NoSchedule`: the taint z2jh's
+        user pods and BinderHub's build pods tolerate (spelled with `/` or, where a platform does not
+        take `/` in taint keys, `_`), on user and build nodes."""
+        return cls({label: purpose}, ({"key": taint_key, "operator": "Equal", "value": "user",
                                        "effect": "NoSchedule"},))
 
 

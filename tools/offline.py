@@ -83,7 +83,8 @@ _FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n# made up offlin
 FAKE_OUTPUTS: dict[str, Callable[[mocks.MockResourceArgs], dict[str, Any]]] = {
     "random:index/randomPassword:RandomPassword": _fake_password,
     "gcp:container/cluster:Cluster": lambda args: {
-        "endpoint": "203.0.113.10", "masterAuth": {"clusterCaCertificate": _FAKE_CA}},
+        "endpoint": "203.0.113.10", "masterAuth": {"clusterCaCertificate": _FAKE_CA},
+        "masterVersion": "1.33.5-gke.1200000"},
     "gcp:serviceaccount/account:Account": _fake_service_account,
     "gcp:serviceaccount/key:Key": lambda args: {
         "privateKey": base64.b64encode(b'{"type": "service_account", "private_key": "offline"}').decode()},

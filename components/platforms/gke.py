@@ -12,11 +12,16 @@ import pulumi_kubernetes as kubernetes
 from components.cluster import NODE_PURPOSE, Cluster, Placement, RegistryAccess
 from components.secrets import StackSecrets
 from components.settings import ArtifactRegistry, Gke, NodePool, Settings
+from components.settings.platforms import regional_nodes_per_zone
 from components.storage import StorageClasses, StorageClassesArgs
 
-_NODE_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer")
+# The least a node's service account needs, as GKE documents it (logs, metrics, its own reporting).
+_NODE_ROLES = ("roles/container.defaultNodeServiceAccount",)
+_NODE_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]  # access is by IAM role, not scope
 _MASTER_CIDR = "172.16.0.0/28"  # the control plane's range when nodes are private
 _GKE_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}  # GKE spells taint effects in upper snake case
+# GKE node pools refuse `/` in taint keys; z2jh and BinderHub tolerate this spelling too.
+GKE_DEDICATED = "hub.jupyter.org_dedicated"
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class GkeCluster(Cluster):
         self._gcp = gcp.Provider(f"{name}-gcp", project=gke.project, region=gke.region, opts=self.child())
         network, subnet = self._network(name)
         nodes_account = self._nodes_account(name)
-        cluster = self._cluster(name, network, subnet)
+        cluster = self._cluster(name, network, subnet, nodes_account)
         pools = [self._node_pool(name, cluster, purpose, pool, nodes_account)
                  for purpose, pool in (("core", gke.node_pools.core), ("user", gke.node_pools.user),
                                        ("build", gke.node_pools.build)) if pool]
@@ -53,11 +58,13 @@ class GkeCluster(Cluster):
         provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*pools))
         StorageClasses("storage", StorageClassesArgs("pd.csi.storage.gke.io", {"type": "pd-balanced"}),
                        self.child(provider=provider))
-        user = Placement.dedicated(NODE_PURPOSE, "user")
+        user = Placement.dedicated(NODE_PURPOSE, "user", GKE_DEDICATED)
         self.hand_over(
-            provider=provider, kubeconfig=kubeconfig, kubernetes_version=gke.min_master_version,
+            provider=provider, kubeconfig=kubeconfig,
+            # What the release channel actually runs (objects are validated for it).
+            kubernetes_version=cluster.master_version.apply(lambda version: ".".join(version.split(".")[:2])),
             core=Placement({"cloud.google.com/gke-nodepool": "core"}), user=user,
-            build=Placement.dedicated(NODE_PURPOSE, "build") if gke.node_pools.build else user,
+            build=Placement.dedicated(NODE_PURPOSE, "build", GKE_DEDICATED) if gke.node_pools.build else user,
             ingress_address=address.address, platform_registry=registry, depends_on=pools)
 
     def _network(self, name: str) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
@@ -74,9 +81,13 @@ class GkeCluster(Cluster):
             # Private nodes reach the internet (image builds, package mirrors) through Cloud NAT.
             router = gcp.compute.Router(f"{name}-router", network=network.id, region=gke.region,
                                         opts=self.child(provider=self._gcp))
+            # Ports per node grow with demand: every pod of a node (builds pulling images and
+            # packages, above all) shares its node's, and 64 static ports run out.
             gcp.compute.RouterNat(f"{name}-nat", router=router.name, region=gke.region,
                                   nat_ip_allocate_option="AUTO_ONLY",
                                   source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                                  enable_dynamic_port_allocation=True, enable_endpoint_independent_mapping=False,
+                                  min_ports_per_vm=256, max_ports_per_vm=65536,
                                   opts=self.child(provider=self._gcp))
         return network, subnet
 
@@ -89,24 +100,33 @@ class GkeCluster(Cluster):
                                    member=account.member, opts=self.child(provider=self._gcp))
         return account
 
-    def _cluster(self, name: str, network, subnet) -> gcp.container.Cluster:
+    def _cluster(self, name: str, network, subnet, nodes_account) -> gcp.container.Cluster:
         gke = self._gke
         return gcp.container.Cluster(
             name,
             location=gke.region if gke.regional else gke.zone,
             network=network.id,
             subnetwork=subnet.id,
-            # Node pools are managed on their own; GKE insists on a first one, removed at once.
+            # Node pools are managed on their own; GKE insists on a first one, removed at once
+            # (it runs as the nodes' account meanwhile, not as Compute Engine's default).
             remove_default_node_pool=True,
             initial_node_count=1,
+            node_config={"service_account": nodes_account.email, "oauth_scopes": _NODE_SCOPES},
             min_master_version=gke.min_master_version,
             release_channel={"channel": gke.release_channel},
+            # Dataplane V2 enforces the charts' NetworkPolicies; it cannot be turned on later
+            # without replacing the cluster.
+            datapath_provider="ADVANCED_DATAPATH",
+            master_authorized_networks_config={
+                "cidr_blocks": [{"cidr_block": network.cidr, "display_name": network.name}
+                                for network in gke.authorized_networks],
+                "gcp_public_cidrs_access_enabled": False},
             ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
             workload_identity_config={"workload_pool": f"{gke.project}.svc.id.goog"},
             private_cluster_config=({"enable_private_nodes": True, "enable_private_endpoint": False,
                                      "master_ipv4_cidr_block": _MASTER_CIDR} if gke.private_nodes else None),
             addons_config={"gce_persistent_disk_csi_driver_config": {"enabled": True}},
-            deletion_protection=True,
+            deletion_protection=gke.deletion_protection,
             opts=self.child(provider=self._gcp),
         )
 
@@ -115,14 +135,15 @@ class GkeCluster(Cluster):
         # Only user servers and builds run on user and build nodes: the taint both tolerate.
         taints = [] if purpose == "core" else [
             {"key": taint["key"], "value": taint["value"], "effect": _GKE_EFFECTS[taint["effect"]]}
-            for taint in Placement.dedicated(NODE_PURPOSE, purpose).tolerations]
+            for taint in Placement.dedicated(NODE_PURPOSE, purpose, GKE_DEDICATED).tolerations]
         return gcp.container.NodePool(
             f"{name}-{purpose}",
             name=purpose,
             cluster=cluster.name,
             location=cluster.location,
-            initial_node_count=max(pool.min_nodes, 1) if purpose == "core" else pool.min_nodes,
-            # A regional pool's bounds would count per zone: the totals keep them as set.
+            # A regional pool starts with this many nodes in each zone; its bounds are totals.
+            initial_node_count=(regional_nodes_per_zone(pool, purpose) if self._gke.regional
+                                else max(pool.min_nodes, 1) if purpose == "core" else pool.min_nodes),
             autoscaling=({"total_min_node_count": pool.min_nodes, "total_max_node_count": pool.max_nodes}
                          if self._gke.regional else
                          {"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes}),
@@ -135,7 +156,7 @@ class GkeCluster(Cluster):
                 "labels": labels,
                 "taints": taints,
                 "service_account": account.email,
-                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "oauth_scopes": _NODE_SCOPES,
                 "workload_metadata_config": {"mode": "GKE_METADATA"},
             },
             # The autoscaler changes the node count; a preview must not undo it.
@@ -159,8 +180,10 @@ class GkeCluster(Cluster):
             gcp.artifactregistry.RepositoryIamMember(
                 f"{name}-images-{role.rsplit('.', 1)[1]}", repository=repository.name, location=gke.region,
                 role=role, member=member, opts=self.child(provider=self._gcp))
+        # A new `pushKeyRotation` replaces the key (the provider marks privateKey secret).
         key = gcp.serviceaccount.Key(f"{name}-binderhub-push-key", service_account_id=pusher.name,
-                                     opts=self.child(provider=self._gcp))  # the provider marks privateKey secret
+                                     keepers={"rotation": gke.push_key_rotation},
+                                     opts=self.child(provider=self._gcp))
         host = f"{gke.region}-docker.pkg.dev"
         return RegistryAccess(
             url=f"https://{host}",
@@ -191,6 +214,7 @@ users:
     exec:
       apiVersion: client.authentication.k8s.io/v1beta1
       command: gke-gcloud-auth-plugin
+      args: [--use_application_default_credentials]
       installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)
       provideClusterInfo: true
 """

@@ -25,8 +25,16 @@ from components.settings.values import (
 
 _GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-_GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|highgpu|megamem|ultramem|micro|small|"
-                               r"medium|custom)(-[0-9]+){0,2}(-ext)?$")
+# Machine families whose boot disks can be pd-balanced, the disk type of every pool (the newer
+# families, such as n4, c4 and c3, take Hyperdisk only).
+_PD_BALANCED_FAMILIES = ("e2", "n1", "n2", "n2d", "t2d", "t2a", "c2", "c2d", "m1", "m2", "m3", "a2", "g2")
+_GCP_MACHINE_TYPE = re.compile(rf"^({'|'.join(_PD_BALANCED_FAMILIES)})-(standard|highmem|highcpu|highgpu|megamem|"
+                               r"ultramem|micro|small|medium|custom)(-[0-9]+){0,2}(-ext)?$")
+MachineType = Annotated[str, matching(
+    _GCP_MACHINE_TYPE, f"a GCE machine type of a family that takes pd-balanced disks "
+                       f"({', '.join(_PD_BALANCED_FAMILIES)}), such as e2-standard-4 or n2-custom-4-16384")]
+# A regional pool spreads over the region's zones, three of them by GKE's default.
+REGIONAL_ZONES = 3
 
 
 class ScalingGroup(Model):
@@ -43,9 +51,7 @@ class ScalingGroup(Model):
 
 
 class NodePool(ScalingGroup):
-    machine_type: Annotated[str, matching(_GCP_MACHINE_TYPE, "a GCE machine type such as e2-standard-4 "
-                                                              "or n2-custom-4-16384")] = Field(
-        description="a machine type such as e2-standard-4")
+    machine_type: MachineType = Field(description="a machine type such as e2-standard-4")
     disk_size_gb: int = Field(100, ge=20)
     min_nodes: int = Field(ge=0, description="the smallest number of nodes (0 lets the pool scale to zero)")
     max_nodes: int = Field(ge=1, description="the largest number of nodes the autoscaler may add")
@@ -64,6 +70,11 @@ class GkeNetwork(Model):
     services_cidr: Cidr = "10.4.0.0/19"
 
 
+class AuthorizedNetwork(Model):
+    cidr: Cidr = Field(description="a network that may reach the cluster's API, such as 198.51.100.0/24")
+    name: NonEmpty = Field(description="what it is, such as 'office' or 'CI runners'")
+
+
 class Gke(Model):
     project: Annotated[str, matching(_GCP_PROJECT, "a GCP project id such as my-binder-123")] = Field(
         description="the GCP project id")
@@ -72,8 +83,17 @@ class Gke(Model):
     zone: str | None = None
     regional: bool = False
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
-    # The oldest control-plane version accepted; the release channel upgrades from there.
-    min_master_version: MinorVersion = "1.32"
+    # Unset (recommended): the release channel's default version, which it upgrades from. A channel
+    # stops offering a version as it ages, and then refuses a cluster that asks for it.
+    min_master_version: MinorVersion | None = None
+    # Off only to tear the cluster down (`up` with it off, then `destroy`): on, a destroy or a
+    # change that replaces the cluster fails rather than deleting (or doubling) it.
+    deletion_protection: bool = True
+    # Only these networks (and the cluster's own nodes) reach the API server's public endpoint.
+    authorized_networks: list[AuthorizedNetwork] = Field(
+        min_length=1, description="the networks Pulumi and operators reach the cluster's API from (CI's included)")
+    # Change it (any new value, such as a date) and `up` to replace BinderHub's push key.
+    push_key_rotation: NonEmpty = "initial"
     private_nodes: bool = False
     network: GkeNetwork = GkeNetwork()
     node_pools: GkeNodePools = Field(description="the core, user and (optional) build node pools")
@@ -87,7 +107,22 @@ class Gke(Model):
                                        f"such as {self.region}-b (or set regional: true)")
         if self.zone and not re.match(rf"^{re.escape(self.region)}-[a-z]$", self.zone):
             raise SettingError("zone", f"{self.zone!r} is not a zone of region {self.region}")
+        if self.regional:
+            for purpose in ("core", "user", "build"):
+                pool = getattr(self.node_pools, purpose)
+                if pool and regional_nodes_per_zone(pool, purpose) * REGIONAL_ZONES > pool.max_nodes:
+                    raise SettingError(
+                        f"nodePools.{purpose}.maxNodes",
+                        f"is {pool.max_nodes}, but a regional pool starts with "
+                        f"{regional_nodes_per_zone(pool, purpose)} node(s) in each of {REGIONAL_ZONES} zones: "
+                        f"set maxNodes to at least {regional_nodes_per_zone(pool, purpose) * REGIONAL_ZONES}")
         return self
+
+
+def regional_nodes_per_zone(pool: NodePool, purpose: str) -> int:
+    """The nodes a regional pool starts with in each zone: its minimum spread over the zones,
+    and at least one for the core pool, which must run from the start."""
+    return max(-(-pool.min_nodes // REGIONAL_ZONES), 1 if purpose == "core" else 0)
 
 
 class MagnumNodeGroup(ScalingGroup):

@@ -6,6 +6,7 @@ import json
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from tests.program.conftest import EXAMPLE_STACKS, refusal, unwrapped
 from tools.offline import MASKED, OfflineRun
@@ -81,7 +82,8 @@ def test_gke_cluster(runs):
     pools = _by_name(run, "gcp:container/nodePool:NodePool")
     user = pools["cluster-user"].inputs
     assert user["nodeConfig"]["labels"] == {"hub.jupyter.org/node-purpose": "user"}
-    assert user["nodeConfig"]["taints"] == [{"key": "hub.jupyter.org/dedicated", "value": "user",
+    # GKE refuses `/` in taint keys: the spelling z2jh and BinderHub also tolerate
+    assert user["nodeConfig"]["taints"] == [{"key": "hub.jupyter.org_dedicated", "value": "user",
                                              "effect": "NO_SCHEDULE"}]
     assert user["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 10}
     assert user["nodeConfig"]["machineType"] == "n2-highmem-4"
@@ -104,7 +106,71 @@ def test_gke_registry_and_address_are_protected_and_the_push_key_is_secret(runs)
     assert roles == {"roles/artifactregistry.writer", "roles/artifactregistry.reader"}
     assert run.outputs["imagePrefix"] == "europe-west1-docker.pkg.dev/example-binder-123/binder/binder-"
     assert run.outputs["ingressAddress"] == "203.0.113.20"
-    assert run.outputs["kubernetesVersion"] == "1.32"  # what the cluster's objects are validated for
+    # what the cluster actually runs, from its master_version (the objects are validated for it)
+    assert run.outputs["kubernetesVersion"] == "1.33"
+
+
+def test_gke_is_deletable_on_purpose_only_and_its_version_is_the_channels(runs, project):
+    from tools.offline import run_program
+
+    cluster = _one(runs["example-gke"], "gcp:container/cluster:Cluster").inputs
+    assert cluster["deletionProtection"] is True
+    assert "minMasterVersion" not in cluster  # a channel refuses a version it no longer offers
+    config = project.config("example-gke")
+    config["persistent-binderhub:gke"].update(deletionProtection=False, minMasterVersion="1.34")
+    project.write_config("example-gke", config)
+    cluster = _one(run_program("example-gke", project.root), "gcp:container/cluster:Cluster").inputs
+    assert cluster["deletionProtection"] is False  # the first step of a teardown
+    assert cluster["minMasterVersion"] == "1.34"
+
+
+def test_gke_enforces_network_policies_and_guards_its_control_plane(runs):
+    cluster = _one(runs["example-gke"], "gcp:container/cluster:Cluster").inputs
+    assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"  # Dataplane V2 enforces NetworkPolicies
+    assert cluster["masterAuthorizedNetworksConfig"] == {
+        "cidrBlocks": [{"cidrBlock": "198.51.100.0/24", "displayName": "office"},
+                       {"cidrBlock": "203.0.113.64/26", "displayName": "CI runners"}],
+        "gcpPublicCidrsAccessEnabled": False}
+
+
+def test_gke_nodes_run_as_their_own_least_privileged_account(runs):
+    run = runs["example-gke"]
+    account = _by_name(run, "gcp:serviceaccount/account:Account")["cluster-nodes"]
+    roles = {r.inputs["role"] for r in run.of_type("gcp:projects/iAMMember:IAMMember")}
+    assert roles == {"roles/container.defaultNodeServiceAccount"}
+    email = "binderhub-nodes@offline.iam.gserviceaccount.com"
+    assert account.inputs["accountId"] == "binderhub-nodes"
+    # the throwaway default pool too, not Compute Engine's default account
+    assert _one(run, "gcp:container/cluster:Cluster").inputs["nodeConfig"]["serviceAccount"] == email
+    for pool in run.of_type("gcp:container/nodePool:NodePool"):
+        assert pool.inputs["nodeConfig"]["serviceAccount"] == email
+
+
+def test_gke_nat_ports_grow_with_demand(runs):
+    nat = _one(runs["example-gke"], "gcp:compute/routerNat:RouterNat").inputs
+    assert nat["enableDynamicPortAllocation"] is True
+    assert nat["enableEndpointIndependentMapping"] is False  # dynamic allocation requires it off
+    assert (nat["minPortsPerVm"], nat["maxPortsPerVm"]) == (256, 65536)
+
+
+def test_the_push_key_is_rotated_by_a_setting(runs, project):
+    from tools.offline import run_program
+
+    assert _one(runs["example-gke"], "gcp:serviceaccount/key:Key").inputs["keepers"] == {"rotation": "initial"}
+    config = project.config("example-gke")
+    config["persistent-binderhub:gke"]["pushKeyRotation"] = "2026-12"
+    project.write_config("example-gke", config)
+    key = _one(run_program("example-gke", project.root), "gcp:serviceaccount/key:Key").inputs
+    assert key["keepers"] == {"rotation": "2026-12"}
+
+
+def test_the_gke_kubeconfig_authenticates_with_application_default_credentials(example_runs):
+    run, monitor = example_runs["example-gke"]
+    provider = run.named("pulumi:providers:kubernetes", "cluster-kubernetes")
+    kubeconfig = yaml.safe_load(unwrapped(monitor.resources[provider.urn].state)["kubeconfig"])
+    (user,) = kubeconfig["users"]
+    assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
+    assert user["user"]["exec"]["args"] == ["--use_application_default_credentials"]
 
 
 def test_magnum_cluster_and_serial_node_groups(runs):
@@ -264,6 +330,32 @@ def test_regional_gke_pools_bound_the_whole_pool(project):
     gke = config["persistent-binderhub:gke"]
     gke["regional"] = True
     del gke["zone"]
+    gke["nodePools"]["core"]["maxNodes"] = 3
     project.write_config("example-gke", config)
     pools = _by_name(run_program("example-gke", project.root), "gcp:container/nodePool:NodePool")
     assert pools["cluster-user"].inputs["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 10}
+    # initialNodeCount counts per zone: the core pool starts with one node in each of 3 zones
+    assert pools["cluster-core"].inputs["initialNodeCount"] == 1
+    assert pools["cluster-user"].inputs["initialNodeCount"] == 0
+
+
+def test_a_regional_pool_too_small_for_one_node_per_zone_is_refused(project):
+    config = project.config("example-gke")
+    gke = config["persistent-binderhub:gke"]
+    gke["regional"] = True
+    del gke["zone"]
+    gke["nodePools"]["core"]["maxNodes"] = 2
+    project.write_config("example-gke", config)
+    message = refusal("example-gke", project.root)
+    assert ("persistent-binderhub:gke.nodePools.core.maxNodes: is 2, but a regional pool starts with 1 node(s) "
+            "in each of 3 zones: set maxNodes to at least 3") in message
+
+
+@pytest.mark.parametrize("machine_type", ["n4-standard-4", "c4-standard-8", "c3-standard-4"])
+def test_machine_families_without_pd_balanced_disks_are_refused(project, machine_type):
+    config = project.config("example-gke")
+    config["persistent-binderhub:gke"]["nodePools"]["user"]["machineType"] = machine_type
+    project.write_config("example-gke", config)
+    message = refusal("example-gke", project.root)
+    assert f"gke.nodePools.user.machineType: {machine_type!r} is not valid: expected a GCE machine type of a " \
+           "family that takes pd-balanced disks" in message

@@ -74,7 +74,7 @@ def test_dummy_authentication_only_on_local(hubs):
 def test_placement_pull_secret_and_binder_service(hubs):
     _, gke = hubs["example-gke"]
     assert gke["singleuser"]["nodeSelector"] == {"hub.jupyter.org/node-purpose": "user"}
-    assert gke["singleuser"]["extraTolerations"][0]["key"] == "hub.jupyter.org/dedicated"
+    assert gke["singleuser"]["extraTolerations"][0]["key"] == "hub.jupyter.org_dedicated"  # GKE's spelling
     assert gke["imagePullSecrets"] == []  # the nodes pull from Artifact Registry themselves
     _, magnum = hubs["example-magnum"]
     assert magnum["imagePullSecrets"] == ["binder-registry-pull"]

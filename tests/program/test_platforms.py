@@ -62,7 +62,8 @@ def test_gke_makes_its_registry_only_when_chosen(tmp_path, artifact_registry):
         "europe-west1-docker.pkg.dev/example-binder-123/binder/binder-" if artifact_registry else None)
     assert cluster["ingress_address"] == "203.0.113.20"
     assert cluster["ingress_on_node_ports"] is False
-    assert cluster["user"] == {"nodeSelector": {"hub.jupyter.org/node-purpose": "user"}, "tolerations": USER_TAINT}
+    gke_taint = [{**USER_TAINT[0], "key": "hub.jupyter.org_dedicated"}]  # GKE refuses `/` in taint keys
+    assert cluster["user"] == {"nodeSelector": {"hub.jupyter.org/node-purpose": "user"}, "tolerations": gke_taint}
     assert cluster["depends_on"] == len(run.of_type("gcp:container/nodePool:NodePool"))
     (component,) = run.of_type("persistent-binderhub:platform:GkeCluster")
     for resource in run.of_type("gcp:container/nodePool:NodePool"):
