@@ -102,6 +102,14 @@ FAKE_OUTPUTS: dict[str, Callable[[mocks.MockResourceArgs], dict[str, Any]]] = {
 }
 
 
+# What a real provider's data sources would answer, made up deterministically.
+FAKE_CALLS: dict[str, Callable[[mocks.MockCallArgs], dict[str, Any]]] = {
+    "openstack:images/getImage:getImage": lambda args: {
+        "id": f"image-{args.args.get('name')}", "name": args.args.get("name"),
+        "properties": {"kube_version": "v1.31.4", "os_distro": "ubuntu"}},
+}
+
+
 class OfflineMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs):
         # Providers name what is not named explicitly; here, by the resource's own name.
@@ -112,7 +120,8 @@ class OfflineMocks(mocks.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: mocks.MockCallArgs):
-        return {}, None
+        fake = FAKE_CALLS.get(args.token)
+        return fake(args) if fake else {}  # a dict alone: no check failures
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -139,6 +148,7 @@ class RecordingMonitor(mocks.MockMonitor):
             options={
                 "protect": bool(request.protect),
                 "ignoreChanges": sorted(request.ignoreChanges),
+                "replaceOnChanges": sorted(request.replaceOnChanges),
                 "retainOnDelete": bool(request.retainOnDelete),
                 "deleteBeforeReplace": bool(request.deleteBeforeReplace),
                 "additionalSecretOutputs": sorted(request.additionalSecretOutputs),

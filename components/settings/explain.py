@@ -15,6 +15,9 @@ from components.settings.values import SettingError
 
 # Settings renamed since they first appeared: a stack file with the old key is told the new one.
 RENAMED = {f"{PROJECT}:persistence.projectsPerUser": "projectsLimit"}
+# Settings retired, and why.
+RETIRED = {f"{PROJECT}:magnum.kubernetesVersion": "is no longer a setting: the Cluster API driver runs the "
+                                                  "version of the image (its kube_version property); remove it"}
 
 def explain(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     """One line per mistake: the key path in the stack file, and what is wrong with it."""
@@ -51,6 +54,8 @@ def _shorten(value: Any) -> str:
 
 
 def _unknown_key_message(root: type[BaseModel], loc: list) -> str:
+    if _key_path(loc) in RETIRED:
+        return RETIRED[_key_path(loc)]
     model = _model_at(root, loc[:-1])
     known = sorted(field.alias for field in model.model_fields.values()) if model else []
     message = "is not a known setting"

@@ -140,14 +140,16 @@ class Magnum(Model):
     auth_url: HttpsUrl = Field(description="the Keystone URL, such as https://keystone.example.org:5000/v3")
     region: NonEmpty = Field(description="the OpenStack region")
     application_credential_id: NonEmpty = Field(description="the application credential id (its secret is in SOPS)")
-    image: NonEmpty = Field(description="the Glance image of the nodes (Cluster API driver), such as "
-                                        "ubuntu-jammy-kube-v1.31.4")
+    # The Kubernetes version is the image's: the Cluster API driver reads its kube_version property.
+    image: NonEmpty = Field(description="the Glance image of the nodes for the Cluster API driver (with the "
+                                        "properties os_distro and kube_version), such as ubuntu-jammy-kube-v1.31.4")
     external_network: NonEmpty = Field(description="the external network for floating IPs")
     keypair_public_key: NonEmpty = Field(description="the SSH public key installed on the nodes")
-    kubernetes_version: KubernetesVersion = Field(description="the Kubernetes version, such as '1.31.4'")
     master_flavor: NonEmpty = Field(description="the flavor of the control-plane nodes")
     master_count: Literal[1, 3] = 1
-    network_driver: Literal["calico", "flannel"] = "calico"
+    network_driver: Literal["calico", "cilium"] = "calico"  # the CNIs the Cluster API driver installs
+    # Cinder's availability zone for volumes (the driver's own storage classes use "nova").
+    volume_availability_zone: NonEmpty = "nova"
     labels: dict[str, str] = {}
     node_groups: MagnumNodeGroups = Field(description="the core and user node groups")
 

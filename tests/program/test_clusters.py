@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.program.conftest import EXAMPLE_STACKS, refusal, unwrapped
-from tools.offline import MASKED, OfflineRun
+from tools.offline import MASKED, REPO, OfflineRun
 
 # API groups whose objects are plain Kubernetes objects (custom resources are checked by their operators).
 BUILT_IN_GROUPS = {"core", "apps", "batch", "storage.k8s.io", "networking.k8s.io", "rbac.authorization.k8s.io",
@@ -176,8 +176,9 @@ def test_the_gke_kubeconfig_authenticates_with_application_default_credentials(e
 def test_magnum_cluster_and_serial_node_groups(runs):
     run = runs["example-magnum"]
     template = _one(run, "openstack:containerinfra/clusterTemplate:ClusterTemplate").inputs
-    assert template["labels"]["kube_tag"] == "v1.31.4"
-    assert template["labels"]["cinder_csi_enabled"] == "true"
+    # the Cluster API driver takes the version from the image and installs Cinder CSI itself
+    assert "kube_tag" not in template["labels"]
+    assert "cinder_csi_enabled" not in template["labels"]
     assert template["labels"]["auto_healing_enabled"] == "true"  # from the stack's own labels
     cluster = _one(run, "openstack:containerinfra/cluster:Cluster")
     assert "kubeconfig" in cluster.options["additionalSecretOutputs"]
@@ -185,8 +186,83 @@ def test_magnum_cluster_and_serial_node_groups(runs):
     groups = _by_name(run, "openstack:containerinfra/nodeGroup:NodeGroup")
     assert groups["cluster-core"].inputs["minNodeCount"] >= 1
     assert groups["cluster-user"].inputs["minNodeCount"] >= 1
-    assert groups["cluster-core"].urn in groups["cluster-user"].options["dependsOn"]  # one after another
     assert _one(run, "openstack:networking/floatingIp:FloatingIp").options["protect"] is True
+    assert run.outputs["kubernetesVersion"] == "1.31"  # the image's kube_version property
+
+
+def _magnum_with(project, change):
+    from tools.offline import run_program
+
+    config = project.config("example-magnum")
+    change(config["persistent-binderhub:magnum"])
+    project.write_config("example-magnum", config)
+    return run_program("example-magnum", project.root)
+
+
+def test_magnum_changes_make_a_new_template_and_upgrade_the_cluster_in_place(runs, project):
+    run = runs["example-magnum"]
+    template = _one(run, "openstack:containerinfra/clusterTemplate:ClusterTemplate")
+    # Magnum refuses to change a template in use: any change is a new template, under a new name
+    assert template.options["replaceOnChanges"] == ["*"]
+    assert template.options["deleteBeforeReplace"] is False  # the old one goes once the cluster left it
+    cluster = _one(run, "openstack:containerinfra/cluster:Cluster")
+    assert cluster.options["ignoreChanges"] == ["clusterTemplateId"]  # a new template would replace it
+    assert cluster.options["protect"] is True
+    commands = _by_name(run, "command:local:Command")
+    upgrade = commands["cluster-upgrade"]
+    assert upgrade.inputs["create"] == ("python3 components/platforms/magnum_actions.py upgrade cluster-id "
+                                        "cluster-template-id")
+    assert upgrade.inputs["environment"]["OS_APPLICATION_CREDENTIAL_SECRET"] == MASKED
+    assert cluster.urn in upgrade.options["dependsOn"]
+    newer = _magnum_with(project, lambda magnum: magnum.update(image="ubuntu-jammy-kube-v1.32.2"))
+    renamed = _one(newer, "openstack:containerinfra/clusterTemplate:ClusterTemplate").inputs["name"]
+    assert renamed != template.inputs["name"]
+    assert renamed.startswith("persistent-binderhub-")
+
+
+def test_magnum_node_groups_grow_before_their_minimum_and_are_replaced_delete_first(runs):
+    run = runs["example-magnum"]
+    commands = _by_name(run, "command:local:Command")
+    groups = _by_name(run, "openstack:containerinfra/nodeGroup:NodeGroup")
+    for purpose, minimum in (("core", 1), ("user", 1)):
+        grow = commands[f"cluster-{purpose}-grow"]
+        assert grow.inputs["create"] == (
+            f"python3 components/platforms/magnum_actions.py grow cluster-id {purpose} {minimum}")
+        assert grow.urn in groups[f"cluster-{purpose}"].options["dependsOn"]
+        # another flavor is a new group under the same name, which Magnum refuses while the old exists
+        assert groups[f"cluster-{purpose}"].options["deleteBeforeReplace"] is True
+    # one change after another: upgrade, core (grow, group), user (grow, group)
+    assert commands["cluster-upgrade"].urn in commands["cluster-core-grow"].options["dependsOn"]
+    assert groups["cluster-core"].urn in commands["cluster-user-grow"].options["dependsOn"]
+
+
+def test_cinder_volumes_are_made_in_the_settings_zone(runs, project):
+    classes = _by_name(runs["example-magnum"], "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert classes["user-homes"].inputs["parameters"] == {"availability": "nova"}
+    other = _magnum_with(project, lambda magnum: magnum.update(volumeAvailabilityZone="az-storage"))
+    classes = _by_name(other, "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert classes["hub-db"].inputs["parameters"] == {"availability": "az-storage"}
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda magnum: magnum.update(networkDriver="flannel"), "magnum.networkDriver: Input should be 'calico' or "
+                                                           "'cilium'"),
+    (lambda magnum: magnum.update(kubernetesVersion="1.31.4"),
+     "magnum.kubernetesVersion: is no longer a setting: the Cluster API driver runs the version of the image"),
+])
+def test_magnum_settings_the_driver_does_not_honour_are_refused(project, change, expected):
+    config = project.config("example-magnum")
+    change(config["persistent-binderhub:magnum"])
+    project.write_config("example-magnum", config)
+    assert expected in refusal("example-magnum", project.root)
+
+
+def test_the_readme_makes_an_unrestricted_application_credential():
+    """Magnum makes a trust per cluster (and the driver a credential of its own): a restricted
+    application credential cannot, and cluster creation fails."""
+    readme = (REPO / "README.md").read_text()
+    (command,) = [line for line in readme.splitlines() if "application credential create" in line]
+    assert "--unrestricted" in command
 
 
 def test_harbor_registry_in_a_whole_stack(runs):
