@@ -17,11 +17,12 @@ class StorageClassesArgs:
     parameters: dict[str, str] = field(default_factory=dict)  # the provisioner's own
     # Where the provisioner supports it, a volume is made only once its pod is scheduled, in that pod's zone.
     wait_for_first_consumer: bool = True
+    allow_expansion: bool = True  # only where the provisioner can grow a volume
 
 
 class StorageClasses(Component):
     """`user-homes` and `hub-db`: reclaimPolicy Retain, so deleting a claim never deletes the
-    data, and expandable, so a volume can grow in place."""
+    data, and expandable where the provisioner can, so a volume can grow in place."""
 
     TYPE = "persistent-binderhub:storage:StorageClasses"
 
@@ -34,7 +35,7 @@ class StorageClasses(Component):
                 provisioner=args.provisioner,
                 parameters=args.parameters or None,
                 reclaim_policy="Retain",
-                allow_volume_expansion=True,
+                allow_volume_expansion=args.allow_expansion,
                 volume_binding_mode="WaitForFirstConsumer" if args.wait_for_first_consumer else "Immediate",
                 opts=self.child(),
             )

@@ -53,4 +53,8 @@ elif ! pulumi stack select --non-interactive "$stack"; then
     "create it with: pulumi stack init $stack" >&2
   exit 1
 fi
+# Steps that must run on every deployment (refreshing the kubeadm admin kubeconfig) take this as
+# a trigger; a preview shows them as it will run them.
+PBH_DEPLOYMENT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+export PBH_DEPLOYMENT
 exec pulumi "$action" --stack "$stack" "$@"

@@ -207,6 +207,10 @@ class Settings(OneBlockPerChoice):
         if self.registry.type == "harbor" and self.tls.issuer == "none":
             raise SettingError("tls.issuer", "is 'none', but Harbor is served over https only: set tls.issuer "
                                              "to letsencrypt-staging or letsencrypt-production, and tls.email")
+        if self.platform == "kubeadm" and self.hub_database.type == "sqlite":
+            raise SettingError("hubDatabase.type", "is 'sqlite', but on kubeadm the hub database's volume is on "
+                                                   "NFS, where SQLite is not safe (as JupyterHub warns): set "
+                                                   "hubDatabase.type to postgres and hub_database_url in the secrets")
         if self.tls.issuer == "none" and self.platform != "existing":
             raise SettingError("tls.issuer", "is 'none' (plain HTTP, the default), which is for local "
                                              "clusters only: set tls.issuer to letsencrypt-staging or "

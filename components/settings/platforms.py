@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from components.settings.values import (
     Cidr,
@@ -163,8 +163,17 @@ class WorkerHost(ControlPlaneHost):
     role: Literal["core", "user", "build"] = Field(description="what runs on it: core, user or build")
 
 
+def _with_api_port(endpoint: str) -> str:
+    """`host`, `host:port`, `[IPv6]` or `[IPv6]:port`, with the API server's port 6443 where none is given."""
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:([0-9]{1,5}))?", endpoint)
+    if not match or (match.group(3) and not 1 <= int(match.group(3)) <= 65535):
+        raise ValueError(f"{endpoint!r} is not valid: expected host[:port], such as k8s-api.example.org:6443")
+    return endpoint if match.group(3) else f"{endpoint}:6443"
+
+
 class Ssh(Model):
-    user: NonEmpty = "root"
+    # Every step runs with sudo, so no default (a root login needs no sudo, and is rarely allowed).
+    user: NonEmpty = Field(description="the SSH user on every host, with password-less sudo")
     port: int = Field(22, ge=1, le=65535)
 
 
@@ -175,10 +184,12 @@ class Nfs(Model):
 
 class Kubeadm(Model):
     kubernetes_version: KubernetesVersion = Field(description="the Kubernetes version, such as '1.31.4'")
-    control_plane_endpoint: NonEmpty = Field(description="host[:port] of the API server, shared by control planes")
+    # host[:port]; without a port, the API server's 6443 (every join needs the port).
+    control_plane_endpoint: Annotated[str, AfterValidator(_with_api_port)] = Field(
+        description="host[:port] of the API server, shared by control planes, such as k8s-api.example.org:6443")
     control_planes: list[ControlPlaneHost] = Field(description="1 or 3 control-plane hosts")
     workers: list[WorkerHost] = Field(min_length=1, description="the worker hosts, each with a role")
-    ssh: Ssh = Ssh()
+    ssh: Ssh = Field(description="how to reach the hosts: a user with password-less sudo, and the port")
     pod_subnet: Cidr = "192.168.0.0/16"
     service_subnet: Cidr = "10.96.0.0/12"
     cni: Literal["calico", "cilium"] = "calico"

@@ -482,6 +482,7 @@ case $name in
           case $pkg in
             containerd) version=${version:-1.6.20~ds1-1+deb12u3} ;;
             curl) version=${version:-7.88.1-10+deb12u14} ;;
+            nfs-common) version=${version:-1:2.6.2-4+deb12u1} ;;
             ca-certificates) version=${version:-20230311+deb12u1} ;;
             kubeadm | kubelet | kubectl)
               [[ -n $version ]] || fail 100 "E: $pkg is installed at a pinned version in these tests"
@@ -721,6 +722,13 @@ EOF
         printf '[upload-certs] Using certificate key:\n%s\n' "$FAKE_KEY"
         ;;
 
+      "certs renew admin.conf")
+        need /etc/kubernetes/admin.conf
+        # the test leaves the renewed kubeconfig in renewed-admin.conf
+        cp "$state/renewed-admin.conf" "$kubernetes/admin.conf"
+        echo "certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself renewed"
+        ;;
+
       join)
         file=$(config_file join "$@")
         [[ ! -e $kubernetes/kubelet.conf ]] || fail 1 "[preflight] /etc/kubernetes/kubelet.conf already exists"
@@ -763,6 +771,9 @@ EOF
         ;;
       "drain "*)
         [[ -f $state/nodes/${words[1]} ]] || fail 1 "Error from server (NotFound): nodes \"${words[1]}\" not found"
+        if [[ -e $state/unmanaged-pods/${words[1]} ]] && ! has --force "$@"; then
+          fail 1 "error: cannot delete Pods that declare no controller (use --force to override)"
+        fi
         echo drained >"$state/nodes/${words[1]}"
         echo "node/${words[1]} cordoned"
         echo "node/${words[1]} drained"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_kubernetes as kubernetes
 
@@ -34,7 +36,9 @@ def settings_of(stack: str, change=None):
     from tools.offline import REPO
     from tools.stackfile import read_stack_config
 
-    config = read_stack_config(REPO, stack)
+    # Objects come JSON-encoded, as Pulumi passes them; decoded here so that `change` can edit them.
+    config = {key: json.loads(value) if value[:1] in "{[" else value
+              for key, value in read_stack_config(REPO, stack).items()}
     if change:
         change(config)
     return parse_settings(config, stack)

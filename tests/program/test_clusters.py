@@ -36,7 +36,8 @@ def test_user_data_outlives_its_claims(runs, stack):
     assert set(classes) == {"user-homes", "hub-db"}
     for storage_class in classes.values():
         assert storage_class.inputs["reclaimPolicy"] == "Retain"
-        assert storage_class.inputs["allowVolumeExpansion"] is True
+        # NFS folders cannot grow, nor are they held to their size: no claim of expansion there
+        assert storage_class.inputs["allowVolumeExpansion"] is (stack != "example-kubeadm")
     provisioner = classes["user-homes"].inputs["provisioner"]
     assert provisioner == {"example-gke": "pd.csi.storage.gke.io", "example-magnum": "cinder.csi.openstack.org",
                            "example-kubeadm": "cluster.local/nfs-subdir-external-provisioner",
@@ -435,3 +436,30 @@ def test_machine_families_without_pd_balanced_disks_are_refused(project, machine
     message = refusal("example-gke", project.root)
     assert f"gke.nodePools.user.machineType: {machine_type!r} is not valid: expected a GCE machine type of a " \
            "family that takes pd-balanced disks" in message
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda c: c.pop("persistent-binderhub:hubDatabase"),
+     "hubDatabase.type: is 'sqlite', but on kubeadm the hub database's volume is on NFS"),
+    (lambda c: c["persistent-binderhub:kubeadm"]["ssh"].pop("user"), "kubeadm.ssh.user: is required"),
+    (lambda c: c["persistent-binderhub:kubeadm"].update(controlPlaneEndpoint="k8s-api:99999"),
+     "kubeadm.controlPlaneEndpoint: 'k8s-api:99999' is not valid: expected host[:port]"),
+])
+def test_kubeadm_settings_that_would_fail_later_are_refused(project, change, expected):
+    config = project.config("example-kubeadm")
+    change(config)
+    project.write_config("example-kubeadm", config)
+    assert expected in refusal("example-kubeadm", project.root)
+
+
+@pytest.mark.parametrize(("endpoint", "expected"), [
+    ("k8s-api.lab.example.org", "k8s-api.lab.example.org:6443"),
+    ("k8s-api.lab.example.org:8443", "k8s-api.lab.example.org:8443"),
+    ("[2001:db8::10]", "[2001:db8::10]:6443"),
+])
+def test_the_control_plane_endpoint_gets_the_api_port_when_it_has_none(endpoint, expected):
+    from tests.program.stand_ins import settings_of
+
+    settings = settings_of("example-kubeadm",
+                           lambda c: c["persistent-binderhub:kubeadm"].update(controlPlaneEndpoint=endpoint))
+    assert settings.kubeadm.control_plane_endpoint == expected

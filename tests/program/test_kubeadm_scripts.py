@@ -238,7 +238,7 @@ def test_prepare_node_on_a_fresh_host(cp):
         "sysctl --system",
         "swapoff -a",
         "apt-get update",
-        "apt-get install containerd curl",
+        "apt-get install containerd nfs-common curl",  # nfs-common: the kubelet mounts the user volumes
         "curl https://pkgs.k8s.io/core:/stable:/v1.31/deb/Release.key",
         "apt-get update",
         "apt-get install kubeadm=1.31.4-1.1 kubelet=1.31.4-1.1 kubectl=1.31.4-1.1",
@@ -545,9 +545,46 @@ def test_admin_kubeconfig(cp):
     assert "client-key-data" not in result.stderr
 
 
+def _admin_conf(days_valid: int) -> str:
+    """An admin kubeconfig whose client certificate expires in `days_valid` days."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes-admin")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(days_valid).not_valid_before(now - datetime.timedelta(days=300))
+            .not_valid_after(now + datetime.timedelta(days=days_valid)).sign(key, hashes.SHA256()))
+    data = base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
+    return (f"apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n"
+            f"    client-certificate-data: {data}\n    client-key-data: c2VjcmV0\n")
+
+
+def test_an_admin_kubeconfig_near_its_expiry_is_renewed_before_it_is_printed(cp):
+    initialised(cp)
+    cp.file(ADMIN_CONF).write_text(_admin_conf(days_valid=20))
+    renewed = _admin_conf(days_valid=365)
+    (cp.state / "renewed-admin.conf").write_text(renewed)
+    mark = len(cp.calls())
+
+    result = ok(cp.run("admin-kubeconfig.sh"))
+
+    assert actions(cp, mark) == ["kubeadm certs renew admin.conf"]
+    assert result.stdout == renewed
+    mark = len(cp.calls())
+    ok(cp.run("admin-kubeconfig.sh"))  # a year left: printed as it is
+    assert actions(cp, mark) == []
+
+
 def test_removal_drains_then_deletes_then_resets(cp, worker):
     initialised(cp)
     cp.add("nodes", "user-1")
+    cp.add("unmanaged-pods", "user-1")  # a running user server: KubeSpawner's pods have no controller
     prepared(worker)
     ok(worker.run("join-node.sh", join_params("user")))
     worker.file("/etc/cni/net.d").mkdir(parents=True)
@@ -558,7 +595,8 @@ def test_removal_drains_then_deletes_then_resets(cp, worker):
     ok(worker.run("reset-node.sh"))
 
     assert actions(cp, cp_mark) == [
-        f"kubectl --kubeconfig {ADMIN_CONF} drain user-1 --ignore-daemonsets --delete-emptydir-data --timeout=120s",
+        f"kubectl --kubeconfig {ADMIN_CONF} drain user-1 --ignore-daemonsets --delete-emptydir-data --force "
+        "--timeout=120s",
         f"kubectl --kubeconfig {ADMIN_CONF} delete node user-1 --ignore-not-found",
     ]
     assert cp.names("nodes") == ["cp-1"]

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import ipaddress
+import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ from components.settings import Charts, Kubeadm, Settings
 from components.storage import StorageClasses, StorageClassesArgs
 
 SCRIPTS = Path(__file__).parent
+# Set by tools/pulumi.sh (`make up`, `make preview`) to the moment of the run: a step that must run
+# on every deployment takes it as a trigger. Unset (renders, tests), the render stays the same.
+DEPLOYMENT_ENV = "PBH_DEPLOYMENT"
 REMOTE_DIR = "/opt/persistent-binderhub"
 NFS_PROVISIONER = "cluster.local/nfs-subdir-external-provisioner"
 
@@ -103,7 +107,9 @@ class KubeadmCluster(Cluster):
                                      [join_token, prepared[host.name], *joined_control_planes])
                           for host in kubeadm.workers]
 
-        admin = self._run(first, "admin-kubeconfig", [init], secret_stdout=True)
+        # Fetched again on every deployment and upgrade: its certificate is valid for a year.
+        admin = self._run(first, "admin-kubeconfig", [init], secret_stdout=True,
+                          triggers=[version, os.environ.get(DEPLOYMENT_ENV, "")])
         kubeconfig = pulumi.Output.secret(admin.stdout)
         provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*joined_workers))
         cni = self._cni(provider)
@@ -211,9 +217,10 @@ class KubeadmCluster(Cluster):
             # The storage classes are this project's own (Retain), not the chart's.
             "storageClass": {"create": False, "provisionerName": NFS_PROVISIONER},
         }, self.child(cni, namespace, provider=provider))
-        # A released volume's folder is kept on the server, never removed.
+        # A released volume's folder is kept on the server, never removed. The provisioner cannot grow
+        # a volume, nor hold it to its size: a folder of the export, no quota.
         StorageClasses("storage", StorageClassesArgs(NFS_PROVISIONER, {"onDelete": "retain"},
-                                                     wait_for_first_consumer=False),
+                                                     wait_for_first_consumer=False, allow_expansion=False),
                        self.child(cni, release, provider=provider))
 
     def _namespace(self, provider: kubernetes.Provider, name: str, *depends_on: pulumi.Resource,

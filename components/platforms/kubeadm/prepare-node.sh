@@ -102,9 +102,9 @@ if [[ -f $fstab ]]; then
   if ((PBH_CHANGED)); then pbh_log "swap entries in /etc/fstab commented out"; fi
 fi
 
-# --- packages: containerd and what the repository setup needs -------------------------------------
+# --- packages: containerd, the NFS client (user volumes), what the repository setup needs ----------
 missing=()
-for pkg in containerd ca-certificates curl; do
+for pkg in containerd nfs-common ca-certificates curl; do
   pbh_pkg "$pkg"
   ((PKG_INSTALLED)) || missing+=("$pkg")
 done
