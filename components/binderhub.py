@@ -48,8 +48,8 @@ class BinderHub(Component):
     def __init__(self, name: str, args: BinderHubArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         child = self.child(aliases=FROM_ROOT)
-        if args.registry.push_address is not None:
-            _registry_egress(args.registry.push_address, child)
+        if args.registry.push_egress:
+            _registry_egress(list(args.registry.push_egress), child)
         self.release = chart(args.charts, "binderhub-service", HUB_NAMESPACE, binderhub_values(args),
                              child, release="binderhub")
         self.register_outputs({})
@@ -102,10 +102,9 @@ def binderhub_values(args: BinderHubArgs) -> dict:
     return values
 
 
-def _registry_egress(address: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:
-    """Let docker-api push to a registry at `address` (Harbor at the ingress address, which may be
-    private: a MetalLB pool, a tenant network), which the chart's own policy, public addresses only,
-    would block. Network policies add up: this one only widens."""
+def _registry_egress(rules: list[dict], opts: pulumi.ResourceOptions) -> None:
+    """Let docker-api push to the registry along `rules`, which the chart's own policy (public
+    addresses only) would block. Network policies add up: this one only widens."""
     kubernetes.networking.v1.NetworkPolicy(
         "binderhub-registry-egress",
         metadata={"name": "binderhub-registry-egress", "namespace": HUB_NAMESPACE},
@@ -114,7 +113,6 @@ def _registry_egress(address: pulumi.Input[str], opts: pulumi.ResourceOptions) -
                                             "app.kubernetes.io/instance": "binderhub",
                                             "app.kubernetes.io/component": "docker-api"}},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": pulumi.Output.concat(address, "/32")}}],
-                        "ports": [{"port": 443, "protocol": "TCP"}]}],
+            "egress": rules,
         },
         opts=opts)

@@ -50,9 +50,9 @@ class RegistryAccess:
     username: pulumi.Input[str] | None = None
     password: pulumi.Output[str] | None = None  # always a Pulumi secret
     pull_secret: bool = False  # user pods pull with a pull secret (nodes cannot pull on their own)
-    # The address builds push to when the chart's egress policy, which allows public addresses
-    # only, would block it: Harbor in this cluster, at an ingress address that may be private.
-    push_address: pulumi.Input[str] | None = None
+    # NetworkPolicy egress rules that let builds push, where the chart's own policy (public
+    # addresses only) would block them: Harbor in this cluster, behind the ingress.
+    push_egress: tuple[dict, ...] = ()
 
 
 class Cluster(Component):

@@ -18,9 +18,9 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from components.charts import chart
-from components.cluster import Cluster, RegistryAccess
+from components.cluster import Cluster, Placement, RegistryAccess
 from components.component import Component
-from components.ingress import Ingress
+from components.ingress import Ingress, IngressController
 from components.secrets import StackSecrets
 from components.settings import Charts, HarborSettings, Settings
 
@@ -38,12 +38,30 @@ class HarborArgs:
     ingress_class: str
     issuer: str  # the ClusterIssuer of Harbor's certificate: a registry is served over https only
     storage_class: str  # images are data: the hub database's class, which keeps its volumes
-    address: pulumi.Input[str] | None  # the ingress address builds push to, if the cluster has one
+    placement: Placement  # where Harbor runs: with the hub, on the core nodes
+    # How builds reach Harbor at its domain, which resolves to the ingress address: NetworkPolicy
+    # egress rules to that address and to the ingress controller's pods.
+    push_egress: tuple[dict, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings, secrets: StackSecrets, cluster: Cluster, ingress: Ingress) -> HarborArgs:
         return cls(settings.registry.harbor, secrets["harbor_admin_password"], settings.charts, ingress.class_name,
-                   ingress.issuer, cluster.storage_classes[1], cluster.ingress_address)
+                   ingress.issuer, cluster.storage_classes[1], cluster.core,
+                   push_egress(cluster.ingress_address, ingress.controller))
+
+
+def push_egress(address: pulumi.Input[str] | None, controller: IngressController | None) -> tuple[dict, ...]:
+    """Egress rules to Harbor behind the ingress. Inside the cluster, kube-proxy (or the CNI) turns
+    traffic to the ingress address into traffic to a controller pod on its container port before
+    network policies apply: the rule to the pods is the one that counts there; the one to the
+    address, where traffic goes out to the load balancer and back."""
+    rules = []
+    if address is not None:
+        rules.append({"to": [{"ipBlock": {"cidr": pulumi.Output.concat(address, "/32")}}],
+                      "ports": [{"port": 443, "protocol": "TCP"}]})
+    if controller is not None:
+        rules.append(controller.egress())
+    return tuple(rules)
 
 
 class Harbor(Component):
@@ -71,7 +89,7 @@ class Harbor(Component):
             username=f"robot${harbor.project}+{HARBOR_ROBOT}",
             password=pulumi.Output.secret(robot_secret.result),
             pull_secret=True,
-            push_address=args.address,
+            push_egress=args.push_egress,
         )
         self.register_outputs({})
 
@@ -147,18 +165,29 @@ def _external_url(harbor: HarborSettings) -> str:
     return f"https://{harbor.hostname}"
 
 
+# Harbor's workloads, each with its own placement values in the chart (nginx is not used behind an ingress).
+_HARBOR_WORKLOADS = ("portal", "core", "jobservice", "registry", "trivy", "exporter")
+
+
 def _harbor_values(args: HarborArgs, internal: dict[str, pulumi.Output[str]]) -> dict:
     harbor, storage_class = args.harbor, args.storage_class
+    placement = args.placement.chart_values()
+    workloads: dict = {workload: dict(placement) for workload in _HARBOR_WORKLOADS}
     return {
+        # Its volumes are ReadWriteOnce: a rolling update would wait for ever for the old pod's volume.
+        "updateStrategy": {"type": "Recreate"},
         "externalURL": _external_url(harbor),
         "harborAdminPassword": args.admin_password,
         "secretKey": internal["secret-key"],
-        "core": {"secret": internal["core-secret"], "xsrfKey": internal["xsrf-key"], "secretName": "harbor-token"},
-        "jobservice": {"secret": internal["jobservice-secret"]},
-        "registry": {"secret": internal["registry-secret"],
+        **workloads,
+        "core": {**workloads["core"], "secret": internal["core-secret"], "xsrfKey": internal["xsrf-key"],
+                 "secretName": "harbor-token"},
+        "jobservice": {**workloads["jobservice"], "secret": internal["jobservice-secret"]},
+        "registry": {**workloads["registry"], "secret": internal["registry-secret"],
                      "credentials": {"username": _HARBOR_REGISTRY_USER,
                                      "existingSecret": "harbor-registry-credentials"}},
-        "database": {"internal": {"password": internal["database-password"]}},
+        "database": {"internal": {**placement, "password": internal["database-password"]}},
+        "redis": {"internal": placement},
         "expose": {
             "type": "ingress",
             "tls": {"enabled": True, "certSource": "secret", "secret": {"secretName": "harbor-tls"}},

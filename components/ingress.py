@@ -47,6 +47,32 @@ ACME_SERVERS = {
 }
 # The fixed node ports of a cluster whose entry is its nodes (Cluster.ingress_on_node_ports): HTTP, HTTPS.
 NODE_PORTS = {"web": 30080, "websecure": 30443}
+# How long a request may take to arrive, body included: an image layer pushed to Harbor is one
+# request (Traefik's default, 60 s since v3, cuts large pushes).
+READ_TIMEOUT = "3600s"
+# Until cainjector has put the CA into cert-manager's webhook configurations, the API server
+# cannot call the webhook, and the ClusterIssuers would be refused.
+_WAIT_FOR_CA = {"pulumi.com/waitFor": "jsonpath={.webhooks[0].clientConfig.caBundle}"}
+
+
+@dataclass(frozen=True)
+class IngressController:
+    """The ingress controller's pods, for network policies that let traffic reach them: traffic to
+    the ingress address from inside the cluster arrives at a pod, on its container port."""
+
+    namespace: str
+    pod_labels: dict[str, str]
+    https_port: int
+
+    def egress(self) -> dict:
+        """A NetworkPolicy egress rule to the controller's HTTPS port."""
+        return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+                        "podSelector": {"matchLabels": dict(self.pod_labels)}}],
+                "ports": [{"port": self.https_port, "protocol": "TCP"}]}
+
+
+# Traefik as its chart runs it: websecure listens on 8443 in the pod.
+TRAEFIK = IngressController(TRAEFIK_NAMESPACE, {"app.kubernetes.io/name": "traefik"}, 8443)
 
 
 def cert_manager_values(cluster: Cluster) -> dict[str, Any]:
@@ -56,14 +82,16 @@ def cert_manager_values(cluster: Cluster) -> dict[str, Any]:
         # A post-install Helm hook: helm.v4.Chart skips hooks, so say so.
         "startupapicheck": {"enabled": False},
         **core,  # the controller
-        "webhook": core,
+        "webhook": {**core, "validatingWebhookConfigurationAnnotations": _WAIT_FOR_CA,
+                    "mutatingWebhookConfigurationAnnotations": _WAIT_FOR_CA},
         "cainjector": core,
     }
 
 
 def traefik_values(tls: bool, cluster: Cluster) -> dict[str, Any]:
-    web: dict[str, Any] = {}
-    websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
+    timeouts = {"respondingTimeouts": {"readTimeout": READ_TIMEOUT}}
+    web: dict[str, Any] = {"transport": timeouts}
+    websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}, "transport": timeouts}
     if cluster.ingress_on_node_ports:
         service_spec: dict[str, Any] = {"type": "NodePort"}
         web["nodePort"] = NODE_PORTS["web"]
@@ -118,7 +146,8 @@ class Ingress(Component):
     For the rest of the program:
     - `class_name`: the IngressClass to put in `ingressClassName` ("traefik");
     - `issuer`: the ClusterIssuer to name in `cert-manager.io/cluster-issuer`, or None without TLS;
-    - `ready`: what Ingress objects must depend on.
+    - `ready`: what Ingress objects must depend on;
+    - `controller`: the controller's pods (`IngressController`), or None for the cluster's own.
     """
 
     TYPE = "persistent-binderhub:ingress:Ingress"
@@ -127,6 +156,7 @@ class Ingress(Component):
         super().__init__(name, opts)
         existing_class, cluster = args.existing_class, args.cluster
         self.class_name = existing_class or CLASS_NAME
+        self.controller: IngressController | None = None if existing_class else TRAEFIK
         self.issuer: str | None = None if args.tls.issuer == "none" else args.tls.issuer
         namespaces = {
             namespace: kubernetes.core.v1.Namespace(namespace, metadata={"name": namespace}, opts=self.child())

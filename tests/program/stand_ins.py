@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster, Placement
+from components.ingress import TRAEFIK, IngressController
 
 
 class HandMadeCluster(Cluster):
@@ -24,10 +25,11 @@ class HandMadeCluster(Cluster):
 
 
 class HandMadeIngress:
-    """What components read of the Ingress component."""
+    """What components read of the Ingress component (Traefik as the controller, by default)."""
 
-    def __init__(self, class_name: str = "traefik", issuer: str | None = "letsencrypt-staging"):
-        self.class_name, self.issuer, self.ready = class_name, issuer, []
+    def __init__(self, class_name: str = "traefik", issuer: str | None = "letsencrypt-staging",
+                 controller: IngressController | None = TRAEFIK):
+        self.class_name, self.issuer, self.controller, self.ready = class_name, issuer, controller, []
 
 
 def settings_of(stack: str, change=None):

@@ -78,7 +78,11 @@ def test_docker_api_may_push_to_harbor_at_the_ingress_address(binders):
     (policy,) = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     spec = policy.inputs["spec"]
     assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "docker-api"
-    assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "198.51.100.20/32"}}],
-                               "ports": [{"port": 443, "protocol": "TCP"}]}]
+    assert spec["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "198.51.100.20/32"}}], "ports": [{"port": 443, "protocol": "TCP"}]},
+        # kube-proxy turns in-cluster traffic to the ingress address into traffic to a Traefik pod
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},
+                 "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}],
+         "ports": [{"port": 8443, "protocol": "TCP"}]}]
     for stack in ("example-gke", "example-kubeadm", "local"):  # no registry in the cluster there
         assert binders[stack][2].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []

@@ -10,18 +10,21 @@ from tools.offline import CHART_TYPE, MASKED, OfflineRun
 HARBOR = """
     import pulumi
     import pulumi_kubernetes as kubernetes
-    from components.harbor import Harbor, HarborArgs
+    from components.cluster import Placement
+    from components.harbor import Harbor, HarborArgs, push_egress
+    from components.ingress import TRAEFIK
     from components.settings import Charts, HarborSettings
 
     provider = kubernetes.Provider("test-kubernetes")
     harbor = Harbor("harbor", HarborArgs(
         HarborSettings(hostname="registry.example.org", retentionDays=7, storageSize="50Gi"),
         admin_password=pulumi.Output.secret("admin-password"), charts=Charts(), ingress_class="nginx",
-        issuer="letsencrypt-staging", storage_class="keep", address="10.0.0.5"),
+        issuer="letsencrypt-staging", storage_class="keep", placement=Placement({"pool": "core"}),
+        push_egress=push_egress("10.0.0.5", TRAEFIK)),
         pulumi.ResourceOptions(provider=provider))
     access = harbor.access
     pulumi.export("access", {"url": access.url, "image_prefix": access.image_prefix, "username": access.username,
-                             "pull_secret": access.pull_secret, "push_address": access.push_address})
+                             "pull_secret": access.pull_secret, "push_egress": list(access.push_egress)})
 """
 
 
@@ -46,7 +49,22 @@ def test_harbor_is_served_by_the_given_ingress_with_a_certificate(run):
 def test_what_binderhub_gets_to_push_and_pull(run):
     assert run.outputs["access"] == {
         "url": "https://registry.example.org", "image_prefix": "registry.example.org/binder/binder-",
-        "username": "robot$binder+binderhub", "pull_secret": True, "push_address": "10.0.0.5"}
+        "username": "robot$binder+binderhub", "pull_secret": True, "push_egress": [
+            {"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}], "ports": [{"port": 443, "protocol": "TCP"}]},
+            # in the cluster, traffic to the ingress address reaches a Traefik pod, on its own port
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},
+                     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}],
+             "ports": [{"port": 8443, "protocol": "TCP"}]}]}
+
+
+def test_harbor_runs_on_the_core_nodes_and_is_recreated_not_rolled(run):
+    values = _values(run)
+    assert values["updateStrategy"] == {"type": "Recreate"}  # ReadWriteOnce volumes
+    for workload in ("portal", "core", "jobservice", "registry", "trivy", "exporter"):
+        assert values[workload]["nodeSelector"] == {"pool": "core"}, workload
+        assert values[workload]["tolerations"] == []
+    assert values["database"]["internal"]["nodeSelector"] == {"pool": "core"}
+    assert values["redis"]["internal"]["nodeSelector"] == {"pool": "core"}
 
 
 def test_images_are_kept_on_the_given_class(run):

@@ -19,10 +19,10 @@ from components.secrets import StackSecrets
 from components.settings import Auth, Binder, Charts, HubDatabase, Persistence, Servers, Storage
 from tests.program.stand_ins import HandMadeCluster, HandMadeIngress
 
-PUSH_ADDRESS = __PUSH_ADDRESS__
+PUSH_EGRESS = __PUSH_EGRESS__
 registry = RegistryAccess(url="https://registry.example.org", image_prefix="registry.example.org/binder/b-",
                           username="robot", password=pulumi.Output.secret("robot-secret"), pull_secret=True,
-                          push_address=PUSH_ADDRESS)
+                          push_egress=PUSH_EGRESS)
 cluster = HandMadeCluster(core=Placement({"pool": "core"}), user=Placement({"pool": "user"}),
                           build=Placement({"pool": "build"}), ingress_address="192.0.2.10")
 provider = cluster.provider
@@ -40,17 +40,18 @@ BinderHub("binderhub", BinderHubArgs(endpoints, Binder(), Charts(), StackSecrets
 """
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PUSH_RULES = ({"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}], "ports": [{"port": 443, "protocol": "TCP"}]},)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[bool, OfflineRun]:
-    """One run with a registry builds push to at a private address (Harbor-like), one without."""
+    """One run with a registry whose pushes need egress rules (Harbor-like), one without."""
     tmp = tmp_path_factory.mktemp("hub-components")
     found = {}
-    for private_address in (True, False):
-        program = tmp / f"hub-components-{private_address}.py"
-        program.write_text(PROGRAM.replace("__PUSH_ADDRESS__", repr("192.0.2.10" if private_address else None)))
-        found[private_address] = run_program("local", program=program)
+    for needs_rules in (True, False):
+        program = tmp / f"hub-components-{needs_rules}.py"
+        program.write_text(PROGRAM.replace("__PUSH_EGRESS__", repr(PUSH_RULES if needs_rules else ())))
+        found[needs_rules] = run_program("local", program=program)
     return found
 
 
@@ -67,10 +68,9 @@ def test_each_chart_is_a_child_of_its_component(runs):
         "persistent-binderhub:hub:BinderHub")[0].urn
 
 
-def test_a_registry_at_a_private_address_gets_an_egress_rule_and_no_other_does(runs):
+def test_a_registry_that_needs_egress_rules_gets_them_and_no_other_does(runs):
     policy = runs[True].named(POLICY, "binderhub-registry-egress")
-    assert policy.inputs["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}],
-                                                "ports": [{"port": 443, "protocol": "TCP"}]}]
+    assert policy.inputs["spec"]["egress"] == list(PUSH_RULES)
     assert runs[False].of_type(POLICY) == []
 
 

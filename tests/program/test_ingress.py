@@ -93,6 +93,8 @@ OPEN_KEYS = {
     "service.spec.loadBalancerIP",  # `service.spec`: "Additional entries here will be added to the Service spec"
     "nodeSelector.hub.jupyter.org/node-purpose", "webhook.nodeSelector.hub.jupyter.org/node-purpose",
     "cainjector.nodeSelector.hub.jupyter.org/node-purpose",  # cert-manager's defaults hold kubernetes.io/os only
+    # documented in cert-manager's values.yaml (as comments, "+docs:property"), so not among its defaults
+    "webhook.validatingWebhookConfigurationAnnotations", "webhook.mutatingWebhookConfigurationAnnotations",
 }
 
 
@@ -175,9 +177,29 @@ def test_traefik_without_an_address_lets_the_load_balancer_choose(ingress_run):
 def test_traefik_on_fixed_node_ports_on_a_local_cluster(ingress_run):
     values = _chart(ingress_run("local"), "traefik")
     assert values["service"] == {"spec": {"type": "NodePort"}}
-    assert values["ports"]["web"] == {"nodePort": 30080}
-    assert values["ports"]["websecure"] == {"nodePort": 30443, "http": {"tls": {"enabled": True}}}
+    timeouts = {"respondingTimeouts": {"readTimeout": "3600s"}}
+    assert values["ports"]["web"] == {"nodePort": 30080, "transport": timeouts}
+    assert values["ports"]["websecure"] == {"nodePort": 30443, "http": {"tls": {"enabled": True}},
+                                            "transport": timeouts}
     assert values["nodeSelector"] == {}
+
+
+@pytest.mark.parametrize("stack", CASES)
+def test_large_image_pushes_are_not_cut_after_a_minute(ingress_run, stack):
+    """Traefik v3 reads a request for 60 s at most; an image layer pushed to Harbor is one request."""
+    ports = _chart(ingress_run(stack), "traefik")["ports"]
+    for entry_point in ("web", "websecure"):
+        assert ports[entry_point]["transport"]["respondingTimeouts"]["readTimeout"] == "3600s"
+
+
+@pytest.mark.parametrize("stack", CASES)
+def test_issuers_wait_for_the_webhook_to_have_its_ca(ingress_run, stack):
+    """The API server cannot call cert-manager's webhook before cainjector put the CA into its
+    configurations; the issuers depend on the chart, which waits for these annotations."""
+    webhook = _chart(ingress_run(stack), "cert-manager")["webhook"]
+    wait = {"pulumi.com/waitFor": "jsonpath={.webhooks[0].clientConfig.caBundle}"}
+    assert webhook["validatingWebhookConfigurationAnnotations"] == wait
+    assert webhook["mutatingWebhookConfigurationAnnotations"] == wait
 
 
 @pytest.mark.parametrize("stack", CASES)

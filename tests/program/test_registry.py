@@ -25,19 +25,19 @@ CHOICE = """
                             "harbor_admin_password": pulumi.Output.secret("admin")})
     registry = choose_registry(settings, secrets, cluster, HandMadeIngress())
     pulumi.export("registry", {"url": registry.url, "image_prefix": registry.image_prefix,
-                               "pull_secret": registry.pull_secret, "push_address": registry.push_address})
+                               "pull_secret": registry.pull_secret, "push_rules": len(registry.push_egress)})
 """
 
 
 @pytest.mark.parametrize(("stack", "expected"), [
-    ("local", {"url": "", "image_prefix": "binder-local/", "pull_secret": False, "push_address": None}),
+    ("local", {"url": "", "image_prefix": "binder-local/", "pull_secret": False, "push_rules": 0}),
     ("example-gke", {"url": "https://own.example.org", "image_prefix": "own.example.org/b-", "pull_secret": False,
-                     "push_address": None}),
+                     "push_rules": 0}),
     ("example-kubeadm", {"url": "https://registry.lab.example.org", "image_prefix": "registry.lab.example.org/binder/",
-                         "pull_secret": True, "push_address": None}),
+                         "pull_secret": True, "push_rules": 0}),
     ("example-magnum", {"url": "https://registry.binder.cloud.example.org",
                         "image_prefix": "registry.binder.cloud.example.org/binder/binder-", "pull_secret": True,
-                        "push_address": "192.0.2.10"}),
+                        "push_rules": 2}),
 ])
 def test_the_stacks_registry_whatever_the_platform(tmp_path, stack, expected):
     run = run_alone(tmp_path, CHOICE, stack)
