@@ -41,7 +41,7 @@ STAND_INS = ("kubeadm", "kubectl", "kubelet", "apt-get", "apt-mark", "dpkg-query
              "sysctl", "swapoff", "curl", "gpg", "containerd", "sudo")
 REAL_TOOLS = ("bash", "cat", "cmp", "stat", "chmod", "mv", "rm", "mkdir", "mktemp", "dirname", "basename",
               "head", "tail", "wc", "find", "base64", "openssl", "flock", "tr", "sort", "sed", "awk", "grep",
-              "env", "cp", "ls", "cut", "touch", "true")
+              "env", "cp", "ls", "cut", "touch", "true", "sleep")
 # Strings shaped like the secrets real kubeadm prints (a bootstrap token, a certificate key): the
 # fake kubeadm prints them too, to prove the scripts never pass such output on.
 FAKE_PRINTED_TOKEN = "k8sfak.e0123456789abcde"
@@ -146,6 +146,9 @@ class SimulatedHost:
             "PBH_ROOT": str(self.root),
             "PBH_FAKE_DIR": str(self.dir),
             "PBH_FAKE_CA": str(self.ca_cert),
+            # confirmations (the API server answers, the node is registered) tried twice, at once
+            "PBH_READY_TRIES": "2",
+            "PBH_READY_WAIT": "0",
             "HOME": str(self.dir),
             "LANG": "C.UTF-8",
         }
@@ -595,6 +598,10 @@ case $name in
   curl)
     output=$(option -o "$@")
     url=${*: -1}
+    if [[ $url =~ ^https://[^/]+/version$ ]]; then  # is a cluster's API server answering there?
+      [[ -e $state/live-endpoint ]] || fail 7 "(7) Failed to connect to ${url#https://}: Connection refused"
+      exit 0
+    fi
     [[ -n $output && $url =~ ^https://pkgs\.k8s\.io/core:/stable:/v1\.[0-9]+/deb/Release\.key$ ]] \
       || fail 22 "(22) The requested URL returned error: 404"
     printf '%s\n' '-----BEGIN PGP PUBLIC KEY BLOCK-----' '' 'mQENBGMHoXcBCADukGOEQyleViOgtkMVa7hKifP6POCTh+98xNW4TfHK' \
@@ -734,17 +741,23 @@ EOF
         [[ ! -e $kubernetes/kubelet.conf ]] || fail 1 "[preflight] /etc/kubernetes/kubelet.conf already exists"
         echo "[preflight] Running pre-flight checks"
         echo "[discovery] Using bootstrap token $(yaml_value token "$file")"  # more than kubeadm says
-        mkdir -p "$kubernetes/pki"
+        mkdir -p "$kubernetes/pki" "$state/nodes"
         printf 'apiVersion: v1\nkind: Config\n' >"$kubernetes/kubelet.conf"
+        # the cluster, as this host's kubectl sees it, lists the node (a control plane as one)
+        node=$(yaml_value name "$file")
         if grep -q '^controlPlane:' "$file"; then
           write_apiserver "$version"
           printf 'apiVersion: v1\nkind: Config\n' >"$kubernetes/admin.conf"
+          echo control-plane >"$state/nodes/$node"
+        else
+          echo worker >"$state/nodes/$node"
         fi
         echo "This node has joined the cluster"
         ;;
 
       reset)
         has -f "$@" || fail 1 "would ask for confirmation without -f"
+        rm -f "$state/apiserver-down"  # a half-made control plane's: the next init starts afresh
         rm -rf "$kubernetes/admin.conf" "$kubernetes/super-admin.conf" "$kubernetes/kubelet.conf" \
           "$kubernetes/manifests" "$kubernetes/pki"
         echo "The reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d"
@@ -757,8 +770,20 @@ EOF
   kubectl)
     kubeconfig=$(option --kubeconfig "$@")
     [[ -n $kubeconfig && -f $kubeconfig ]] || fail 1 "The connection to the server localhost:8080 was refused"
-    positional "--kubeconfig -n -o" "$@"
+    positional "--kubeconfig -n -o -l" "$@"
     case "${words[0]:-} ${words[1]:-}" in
+      "get ")
+        [[ $* == *--raw=/readyz* ]] || fail 1 "not simulated: kubectl $*"
+        [[ ! -e $state/apiserver-down ]] || fail 1 "The connection to the server was refused"
+        echo ok
+        ;;
+      "get nodes")
+        [[ $(option -l "$@") == node-role.kubernetes.io/control-plane ]] || fail 1 "not simulated: kubectl $*"
+        for file in "$state/nodes"/*; do
+          [[ -f $file && $(cat "$file") == control-plane ]] && echo "node/${file##*/}"
+        done
+        true
+        ;;
       "get node")
         if [[ -f $state/nodes/${words[2]} ]]; then
           echo "node/${words[2]}"

@@ -42,7 +42,7 @@ ADMIN_CONF = "/etc/kubernetes/admin.conf"
 
 # Calls that only look: left out of the "what did it do" sequences.
 READ_ONLY = re.compile(r"(dpkg-query|sudo|containerd config default|kubeadm version|kubeadm config images list"
-                       r"|kubeadm token list|kubectl --kubeconfig \S+( -n \S+)? get"
+                       r"|kubeadm token list|kubectl --kubeconfig \S+( -n \S+)? get|curl https://\S+/version"
                        r"|systemctl is-(enabled|active))( |$)")
 
 
@@ -340,6 +340,76 @@ def test_init_control_plane_then_a_second_run(cp):
     mark = len(cp.calls())
     ok(cp.run("init-control-plane.sh", init_params()))
     assert actions(cp, mark) == []
+
+
+INIT = ("kubeadm init --config /etc/persistent-binderhub/kubeadm-init.yaml --upload-certs --skip-token-print "
+        "--skip-certificate-key-print")
+
+
+def test_an_init_that_did_not_finish_is_reset_and_done_again(cp):
+    """kubeadm writes admin.conf before etcd and the API server are up: a failed init leaves it."""
+    prepared(cp)
+    cp.file(ADMIN_CONF).parent.mkdir(parents=True)
+    cp.file(ADMIN_CONF).write_text("apiVersion: v1\nkind: Config\n")
+    (cp.state / "apiserver-down").write_text("")
+
+    result = ok(cp.run("init-control-plane.sh", init_params()))
+
+    assert actions(cp) == ["kubeadm reset -f", INIT]
+    assert "kubeadm init did not finish" in result.stderr
+    assert cp.file("/etc/persistent-binderhub/initialised").exists()
+    mark = len(cp.calls())
+    ok(cp.run("init-control-plane.sh", init_params()))
+    assert actions(cp, mark) == []
+
+
+def test_a_control_plane_that_answers_is_recorded_as_initialised_not_reset(cp):
+    initialised(cp)
+    cp.file("/etc/persistent-binderhub/initialised").unlink()  # as before this project kept markers
+    mark = len(cp.calls())
+
+    ok(cp.run("init-control-plane.sh", init_params()))
+
+    assert actions(cp, mark) == []
+    assert cp.file("/etc/persistent-binderhub/initialised").exists()
+
+
+def test_a_reinstalled_first_control_plane_never_makes_a_second_cluster(cp):
+    prepared(cp)
+    (cp.state / "live-endpoint").write_text("")  # the other control planes still serve the cluster
+
+    result = cp.run("init-control-plane.sh", init_params())
+
+    assert result.returncode == 3
+    assert "a cluster already answers at k8s.example.org:6443, but this host has none" in result.stderr
+    assert "Put a control plane of the running cluster first under controlPlanes" in result.stderr
+    assert actions(cp) == []
+
+
+def test_a_join_that_did_not_finish_is_reset_and_done_again(worker):
+    """kubeadm writes kubelet.conf before the node is registered (and, for a control plane, before
+    it joined etcd): a failed join leaves it."""
+    prepared(worker)
+    worker.file("/etc/kubernetes").mkdir(parents=True)
+    worker.file("/etc/kubernetes/kubelet.conf").write_text("apiVersion: v1\nkind: Config\n")
+
+    result = ok(worker.run("join-node.sh", join_params("user")))
+
+    assert actions(worker) == ["kubeadm reset -f", "kubeadm join --config /etc/persistent-binderhub/kubeadm-join.yaml"]
+    assert "kubeadm join did not finish" in result.stderr
+    assert worker.file("/etc/persistent-binderhub/joined").exists()
+
+
+def test_a_node_the_cluster_lists_is_recorded_as_joined_not_reset(worker):
+    prepared(worker)
+    ok(worker.run("join-node.sh", join_params("user")))
+    worker.file("/etc/persistent-binderhub/joined").unlink()
+    mark = len(worker.calls())
+
+    ok(worker.run("join-node.sh", join_params("user")))
+
+    assert actions(worker, mark) == []
+    assert worker.file("/etc/persistent-binderhub/joined").exists()
 
 
 def test_init_control_plane_upgrade_path(cp):

@@ -8,7 +8,10 @@
 #
 # Not initialised (no /etc/kubernetes/admin.conf): the config is written to
 # /etc/persistent-binderhub/kubeadm-init.yaml (mode 600) and `kubeadm init --config <it>
-# --upload-certs` runs. Initialised and this node's control plane is older than
+# --upload-certs` runs; done once the API server answers (marker /etc/persistent-binderhub/
+# initialised). admin.conf without that marker and an API server that never answers is an init
+# that did not finish: the host is reset and initialised again. A host without a cluster whose
+# endpoint answers is refused (exit 3): it was reinstalled while the cluster lives on. Initialised and this node's control plane is older than
 # KUBERNETES_VERSION: `kubeadm upgrade plan`, `kubeadm upgrade apply v<version> --yes`, then the
 # kubelet and kubectl packages and a kubelet restart (never a second init). Same version: nothing.
 # prepare-node.sh with the same version must have run first (kubeadm at that version).
@@ -28,8 +31,32 @@ pbh_start
 
 ADMIN_CONF=$(pbh_path /etc/kubernetes/admin.conf)
 CONFIG_FILE=$(pbh_path "$PBH_STATE_DIR/kubeadm-init.yaml")
+ENDPOINT=$(sed -n -E "s/^controlPlaneEndpoint:[[:space:]]*[\"']?([^\"' ]+)[\"']?[[:space:]]*\$/\1/p" <<<"$KUBEADM_CONFIG")
+
+api_answers() {  # the cluster's API server is up and ready
+  kubectl --kubeconfig "$ADMIN_CONF" get --raw=/readyz
+}
+
+# admin.conf without the marker: an init that never finished (or one from before the markers).
+if [[ -f $ADMIN_CONF ]] && ! pbh_marked "$PBH_INITIALISED"; then
+  if pbh_confirmed api_answers; then
+    pbh_log "the control plane answers: its init is recorded as done"
+    pbh_mark "$PBH_INITIALISED"
+  else
+    pbh_log "admin.conf exists but the API server does not answer: kubeadm init did not finish;" \
+      "resetting this host to initialise it again"
+    pbh_reset_node
+  fi
+fi
 
 if [[ ! -f $ADMIN_CONF ]]; then
+  # This host has no cluster: one that answers at the endpoint is another's (the other control
+  # planes', with this host reinstalled), and a second init would split it.
+  if [[ -n $ENDPOINT ]] && curl -fsk --max-time 10 -o /dev/null "https://$ENDPOINT/version"; then
+    pbh_die 3 "a cluster already answers at $ENDPOINT, but this host has none: it was reinstalled or" \
+      "replaced. Initialising would make a second cluster. Put a control plane of the running cluster" \
+      "first under controlPlanes, so that this host joins it (README: replacing a host)"
+  fi
   pbh_require_kubeadm "$VERSION"
   mkdir -p "$(dirname "$CONFIG_FILE")"
   chmod 700 "$(dirname "$CONFIG_FILE")"
@@ -37,6 +64,8 @@ if [[ ! -f $ADMIN_CONF ]]; then
   pbh_log "initialising the control plane, Kubernetes $VERSION (config: $PBH_STATE_DIR/kubeadm-init.yaml)"
   pbh_run kubeadm init --config "$CONFIG_FILE" --upload-certs --skip-token-print --skip-certificate-key-print
   [[ -f $ADMIN_CONF ]] || pbh_die 1 "kubeadm init finished without writing /etc/kubernetes/admin.conf"
+  pbh_confirmed api_answers || pbh_die 1 "kubeadm init finished, but the API server does not answer"
+  pbh_mark "$PBH_INITIALISED"
   pbh_log "control plane initialised"
   exit 0
 fi

@@ -10,7 +10,10 @@
 # stdout: nothing.
 #
 # Not joined (no /etc/kubernetes/kubelet.conf): writes the JoinConfiguration (mode 600: it holds
-# the token), runs `kubeadm join --config <it>`, and removes the file once joined. Joined and
+# the token), runs `kubeadm join --config <it>`, and removes the file once joined; done once the
+# cluster lists the node (a control plane as one: marker /etc/persistent-binderhub/joined).
+# kubelet.conf without that marker and a node the cluster never lists is a join that did not
+# finish: the host is reset and joins again. Joined and
 # older than KUBERNETES_VERSION: `kubeadm upgrade node`, then the kubelet and kubectl packages and
 # a kubelet restart. Joined at that version: nothing. (Labels and taints are set at join time only.)
 set -euo pipefail
@@ -37,6 +40,28 @@ pbh_start
 
 VERSION=$KUBERNETES_VERSION
 KUBELET_CONF=$(pbh_path /etc/kubernetes/kubelet.conf)
+ADMIN_CONF=$(pbh_path /etc/kubernetes/admin.conf)
+
+registered() {  # the cluster lists this node; a control plane once kubeadm marked it one (its last step)
+  if [[ $ROLE == control-plane ]]; then
+    kubectl --kubeconfig "$ADMIN_CONF" get nodes -l node-role.kubernetes.io/control-plane -o name \
+      | grep -qx "node/$NODE_NAME"
+  else
+    kubectl --kubeconfig "$KUBELET_CONF" get node "$NODE_NAME" -o name
+  fi
+}
+
+# kubelet.conf without the marker: a join that never finished (or one from before the markers).
+if [[ -f $KUBELET_CONF ]] && ! pbh_marked "$PBH_JOINED"; then
+  if pbh_confirmed registered; then
+    pbh_log "the cluster lists node $NODE_NAME: its join is recorded as done"
+    pbh_mark "$PBH_JOINED"
+  else
+    pbh_log "kubelet.conf exists but the cluster does not list node $NODE_NAME (as a $ROLE node):" \
+      "kubeadm join did not finish; resetting this host to join again"
+    pbh_reset_node
+  fi
+fi
 
 if [[ -f $KUBELET_CONF ]]; then
   # Joined already: upgrade if this node is older than VERSION.
@@ -70,4 +95,6 @@ printf '%s\n' "$JOIN_CONFIG" | pbh_write "$CONFIG_FILE" 600
 pbh_log "joining as $NODE_NAME ($ROLE), Kubernetes $VERSION"
 pbh_run kubeadm join --config "$CONFIG_FILE"
 [[ -f $KUBELET_CONF ]] || pbh_die 1 "kubeadm join finished without writing /etc/kubernetes/kubelet.conf"
+pbh_confirmed registered || pbh_die 1 "kubeadm join finished, but the cluster does not list node $NODE_NAME"
+pbh_mark "$PBH_JOINED"
 pbh_log "node $NODE_NAME joined"

@@ -225,6 +225,50 @@ pbh_run() {
   "$@" 2>&1 3>&- 9>&- | pbh_redact >&2
 }
 
+# --- what is done on a host --------------------------------------------------------------------
+
+# kubeadm writes its files before its work is done (admin.conf before etcd and the API server are
+# up, kubelet.conf before a control plane has joined etcd), so they do not say a step finished:
+# these markers do, written only once the cluster itself confirmed the step.
+PBH_INITIALISED=$PBH_STATE_DIR/initialised
+PBH_JOINED=$PBH_STATE_DIR/joined
+PBH_READY_TRIES=${PBH_READY_TRIES:-24}  # a confirmation is tried every PBH_READY_WAIT seconds, so many times
+PBH_READY_WAIT=${PBH_READY_WAIT:-5}
+
+pbh_mark() {  # pbh_mark MARKER: the step is done
+  printf 'done\n' | pbh_write "$(pbh_path "$1")" 644
+}
+
+pbh_marked() {  # pbh_marked MARKER: was the step done?
+  [[ -f $(pbh_path "$1") ]]
+}
+
+# pbh_confirmed COMMAND ARGS...: succeeds once COMMAND (run quietly) does, trying PBH_READY_TRIES
+# times; fails if it never does.
+pbh_confirmed() {
+  local try
+  for ((try = 1; try <= PBH_READY_TRIES; try++)); do
+    if "$@" >/dev/null 2>&1 3>&- 9>&-; then
+      return 0
+    fi
+    if ((try < PBH_READY_TRIES)); then sleep "$PBH_READY_WAIT"; fi
+  done
+  return 1
+}
+
+# Undo kubeadm init/join on this host: kubeadm reset, the CNI configuration it leaves behind, this
+# project's kubeadm config files and markers. The packages stay, so the host can join again.
+pbh_reset_node() {
+  local cni
+  pbh_run kubeadm reset -f
+  cni=$(pbh_path /etc/cni/net.d)
+  if [[ -d $cni ]]; then
+    find "$cni" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+    pbh_log "CNI configuration removed from /etc/cni/net.d"
+  fi
+  rm -f "$(pbh_path "$PBH_STATE_DIR")"/kubeadm-*.yaml "$(pbh_path "$PBH_INITIALISED")" "$(pbh_path "$PBH_JOINED")"
+}
+
 # --- versions and packages ---------------------------------------------------------------------
 
 # pbh_version_cmp A B: prints -1, 0 or 1 comparing two X.Y.Z versions numerically.

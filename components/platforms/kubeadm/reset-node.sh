@@ -27,11 +27,5 @@ if ((joined == 0)); then
 fi
 
 pbh_log "resetting this node"
-pbh_run kubeadm reset -f
-cni=$(pbh_path /etc/cni/net.d)
-if [[ -d $cni ]]; then
-  find "$cni" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
-  pbh_log "CNI configuration removed from /etc/cni/net.d"
-fi
-rm -f "$(pbh_path "$PBH_STATE_DIR")"/kubeadm-*.yaml
+pbh_reset_node
 pbh_log "node reset (iptables/IPVS rules the CNI or kube-proxy left are not touched)"
