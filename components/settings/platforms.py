@@ -157,6 +157,9 @@ class Magnum(Model):
 class ControlPlaneHost(Model):
     name: Name = Field(description="the node name")
     address: NonEmpty = Field(description="the address SSH connects to")
+    # The host's identity beyond its name and address: change it (any new value, such as the date)
+    # when the host is reinstalled or replaced, and every step runs on it again (README).
+    installation: NonEmpty = "1"
 
 
 class WorkerHost(ControlPlaneHost):

@@ -799,13 +799,19 @@ EOF
         if [[ -e $state/unmanaged-pods/${words[1]} ]] && ! has --force "$@"; then
           fail 1 "error: cannot delete Pods that declare no controller (use --force to override)"
         fi
-        echo drained >"$state/nodes/${words[1]}"
+        mkdir -p "$state/cordoned"
+        : >"$state/cordoned/${words[1]}"
         echo "node/${words[1]} cordoned"
         echo "node/${words[1]} drained"
         ;;
+      "uncordon "*)
+        [[ -f $state/nodes/${words[1]} ]] || fail 1 "Error from server (NotFound): nodes \"${words[1]}\" not found"
+        rm -f "$state/cordoned/${words[1]}"
+        echo "node/${words[1]} uncordoned"
+        ;;
       "delete node")
         if [[ -f $state/nodes/${words[2]} ]]; then
-          [[ $(cat "$state/nodes/${words[2]}") == drained ]] || fail 1 "test rule: drain a node before deleting it"
+          [[ -e $state/cordoned/${words[2]} ]] || fail 1 "test rule: drain a node before deleting it"
           rm "$state/nodes/${words[2]}"
           echo "node \"${words[2]}\" deleted"
         fi

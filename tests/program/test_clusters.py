@@ -342,7 +342,8 @@ def test_kubeadm_steps_run_in_order_with_secret_parameters(runs):
         assert prepare.inputs["stdin"] == "KUBERNETES_VERSION=1.31.4\n"
         assert commands[f"{host}-scripts"].urn in prepare.options["dependsOn"]
     init, token = commands["cp-1-init-control-plane"], commands["cp-1-join-token"]
-    assert commands["cp-1-prepare-node"].urn in init.options["dependsOn"]
+    assert commands["cp-1-prepare-node"].urn in commands["cp-1-upgrade-drain"].options["dependsOn"]
+    assert commands["cp-1-upgrade-drain"].urn in init.options["dependsOn"]
     assert init.urn in token.options["dependsOn"]
     for secret_input in (init, token, *(commands[f"{h}-join-node"] for h in hosts[1:])):
         assert secret_input.inputs["stdin"] == MASKED
@@ -360,6 +361,33 @@ def test_kubeadm_steps_run_in_order_with_secret_parameters(runs):
     assert "stdout" in admin.options["additionalSecretOutputs"]
     assert admin.inputs["logging"] == "stderr"
     assert all(c.inputs["connection"] == MASKED for c in commands.values())  # it holds the SSH key
+
+
+def test_kubeadm_nodes_are_set_up_and_upgraded_one_at_a_time_drained_around_it(runs, project):
+    """kubeadm's upgrade guide: one node at a time, each drained before its kubelet is upgraded
+    and uncordoned after. The first control plane drains and uncordons every node."""
+    from tools.offline import run_program
+
+    commands = _by_name(runs["example-kubeadm"], "command:remote:Command")
+    order = ["cp-1", "core-1", "user-1", "user-2"]  # the control planes first, then the workers in turn
+    for index, host in enumerate(order):
+        step = commands["cp-1-init-control-plane" if host == "cp-1" else f"{host}-join-node"]
+        drain, uncordon = commands[f"{host}-upgrade-drain"], commands[f"{host}-upgrade-uncordon"]
+        assert drain.urn in step.options["dependsOn"]
+        assert step.urn in uncordon.options["dependsOn"]
+        assert drain.inputs["stdin"] == f"NODE_NAME={host}\nACTION=drain\n"
+        assert uncordon.inputs["stdin"] == f"NODE_NAME={host}\nACTION=uncordon\n"
+        assert drain.inputs["create"] == "sudo bash /opt/persistent-binderhub/cordon-node.sh"
+        assert drain.inputs["triggers"] == ["1.31.4", "installation=1"]  # again on an upgrade (cp-1's reinstall)
+        if index:
+            assert commands[f"{order[index - 1]}-upgrade-uncordon"].urn in drain.options["dependsOn"]
+    provider = runs["example-kubeadm"].named("pulumi:providers:kubernetes", "cluster-kubernetes")
+    assert commands["user-2-upgrade-uncordon"].urn in provider.options["dependsOn"]
+    config = project.config("example-kubeadm")
+    config["persistent-binderhub:kubeadm"]["kubernetesVersion"] = "1.31.5"
+    project.write_config("example-kubeadm", config)
+    upgraded = _by_name(run_program("example-kubeadm", project.root), "command:remote:Command")
+    assert upgraded["user-1-upgrade-drain"].inputs["triggers"] == ["1.31.5", "installation=1"]
 
 
 def test_kubeadm_add_ons(runs):
@@ -463,3 +491,18 @@ def test_the_control_plane_endpoint_gets_the_api_port_when_it_has_none(endpoint,
     settings = settings_of("example-kubeadm",
                            lambda c: c["persistent-binderhub:kubeadm"].update(controlPlaneEndpoint=endpoint))
     assert settings.kubeadm.control_plane_endpoint == expected
+
+
+def test_a_reinstalled_host_runs_every_step_again(runs, project):
+    from tools.offline import run_program
+
+    config = project.config("example-kubeadm")
+    config["persistent-binderhub:kubeadm"]["workers"][1]["installation"] = "2026-12-01"  # user-1
+    project.write_config("example-kubeadm", config)
+    before = _by_name(runs["example-kubeadm"], "command:remote:Command")
+    after = _by_name(run_program("example-kubeadm", project.root), "command:remote:Command")
+    for step in ("scripts", "prepare-node", "join-node"):
+        assert after[f"user-1-{step}"].inputs["triggers"] != before[f"user-1-{step}"].inputs["triggers"], step
+        assert after[f"user-2-{step}"].inputs["triggers"] == before[f"user-2-{step}"].inputs["triggers"], step
+    # and its join finds a fresh token
+    assert after["cp-1-join-token"].inputs["triggers"] != before["cp-1-join-token"].inputs["triggers"]

@@ -685,6 +685,36 @@ def test_removal_drains_then_deletes_then_resets(cp, worker):
     assert actions(worker)[-1] == "kubeadm join --config /etc/persistent-binderhub/kubeadm-join.yaml"
 
 
+def test_a_node_is_drained_before_its_upgrade_and_uncordoned_after(cp):
+    initialised(cp)
+    cp.add("nodes", "user-1")
+    cp.add("unmanaged-pods", "user-1")  # a running user server
+    mark = len(cp.calls())
+
+    ok(cp.run("cordon-node.sh", {"NODE_NAME": "user-1", "ACTION": "drain", "DRAIN_TIMEOUT": "60s"}))
+    assert (cp.state / "cordoned" / "user-1").exists()
+    ok(cp.run("cordon-node.sh", {"NODE_NAME": "user-1", "ACTION": "uncordon"}))
+
+    assert actions(cp, mark) == [
+        f"kubectl --kubeconfig {ADMIN_CONF} drain user-1 --ignore-daemonsets --delete-emptydir-data --force "
+        "--timeout=60s",
+        f"kubectl --kubeconfig {ADMIN_CONF} uncordon user-1",
+    ]
+    assert not (cp.state / "cordoned" / "user-1").exists()
+
+
+@pytest.mark.parametrize("initialise", [False, True])
+def test_a_node_not_joined_yet_or_a_cluster_not_made_yet_is_left_alone(cp, initialise):
+    if initialise:
+        initialised(cp)
+    else:
+        prepared(cp)
+    mark = len(cp.calls())
+    for action in ("drain", "uncordon"):
+        ok(cp.run("cordon-node.sh", {"NODE_NAME": "user-9", "ACTION": action}))
+    assert actions(cp, mark) == []
+
+
 # --- bad parameters ----------------------------------------------------------------------------------
 
 BAD_PARAMETERS = [
@@ -713,6 +743,7 @@ BAD_PARAMETERS = [
     ("join-node.sh", stdin(join_params() | {"JOIN_CONFIG_B64": "bm90IGJhc2U2NA=="[:-1]}),
      "JOIN_CONFIG_B64 is not valid base64"),
     ("remove-node.sh", "NODE_NAME=user-1 --force\n", "invalid value for NODE_NAME"),
+    ("cordon-node.sh", "NODE_NAME=user-1\nACTION=delete\n", "invalid value for ACTION"),
     ("admin-kubeconfig.sh", f"TOKEN={TOKEN}\n", "unknown parameter TOKEN"),
     ("reset-node.sh", "FORCE=1\n", "unknown parameter FORCE"),
 ]

@@ -86,9 +86,11 @@ class KubeadmCluster(Cluster):
         prepared = {host.name: self._prepare(host) for host in hosts}
 
         certificate_key = random_hex(f"{name}-certificate-key", self.child())
-        init = self._run(first, "init-control-plane", [prepared[first.name]], stdin=pulumi.Output.secret(_stdin(
+        init_stdin = pulumi.Output.secret(_stdin(
             KUBEADM_CONFIG_B64=certificate_key.apply(lambda key: encoded(init_documents(kubeadm, key))),
-            KUBERNETES_VERSION=version)))
+            KUBERNETES_VERSION=version))
+        init, turn = self._in_turn(first, [prepared[first.name]],
+                                   lambda after: self._run(first, "init-control-plane", after, stdin=init_stdin))
         token = self._bootstrap_token(name)
         # Runs again whenever a node is added or changed, so its join finds a fresh token (the
         # token lives 2 h: to retry a failed join later, `pulumi up --replace` this command).
@@ -96,22 +98,27 @@ class KubeadmCluster(Cluster):
             TOKEN=token,
             TOKEN_CONFIG_B64=token.apply(lambda value: encoded(token_documents(version, value))),
             CERTS_CONFIG_B64=certificate_key.apply(lambda key: encoded(upload_certs_documents(version, key))))),
-            triggers=sorted(f"{host.name}={host.address}/{getattr(host, 'role', 'control-plane')}" for host in hosts))
+            triggers=sorted(f"{host.name}={host.address}/{getattr(host, 'role', 'control-plane')}/{host.installation}"
+                            for host in hosts))
         ca_hash = join_token.stdout.apply(str.strip)
 
-        joined_control_planes = [
-            self._join(host, "control-plane", token, ca_hash, [join_token, prepared[host.name]],
-                       certificate_key=certificate_key)
-            for host in other_control_planes]
-        joined_workers = [self._join(host, host.role, token, ca_hash,
-                                     [join_token, prepared[host.name], *joined_control_planes])
-                          for host in kubeadm.workers]
+        # One host after another (control planes first), so that an upgrade never takes two at once.
+        previous: list[pulumi.Resource] = [join_token, turn]
+        for host in [*other_control_planes, *kubeadm.workers]:
+            role = getattr(host, "role", "control-plane")
+            key = certificate_key if role == "control-plane" else None
+
+            def join(after, host=host, role=role, key=key):
+                return self._join(host, role, token, ca_hash, after, certificate_key=key)
+
+            _, turn = self._in_turn(host, [*previous, prepared[host.name]], join)
+            previous = [turn]
 
         # Fetched again on every deployment and upgrade: its certificate is valid for a year.
         admin = self._run(first, "admin-kubeconfig", [init], secret_stdout=True,
                           triggers=[version, os.environ.get(DEPLOYMENT_ENV, "")])
         kubeconfig = pulumi.Output.secret(admin.stdout)
-        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*joined_workers))
+        provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*previous))
         cni = self._cni(provider)
         self._load_balancer(provider, cni)
         self._nfs(provider, cni)
@@ -129,16 +136,32 @@ class KubeadmCluster(Cluster):
         return remote.ConnectionArgs(host=host.address, port=ssh.port, user=ssh.user, private_key=self._key)
 
     def _run(self, host, script: str, depends_on: list, *, stdin: pulumi.Input[str] | None = None,
-             secret_stdout: bool = False, **options) -> remote.Command:
+             secret_stdout: bool = False, name: str | None = None, **options) -> remote.Command:
+        """Run `script` on `host` (as the command `<host>-<script>`, or `name`)."""
         return remote.Command(
-            f"{host.name}-{script}",
+            name or f"{host.name}-{script}",
             connection=self._connection(host),
             create=f"sudo bash {REMOTE_DIR}/{script}.sh",
             stdin=stdin,
             # A secret result is not streamed into Pulumi's log either.
             logging=remote.Logging.STDERR if secret_stdout else None,
+            # A reinstalled host (a new `installation`) runs every step again.
+            triggers=[*options.pop("triggers", []), f"installation={host.installation}"],
             opts=self.child(*depends_on, additional_secret_outputs=["stdout"] if secret_stdout else None),
             **options)
+
+    def _in_turn(self, host, after: list, step) -> tuple[remote.Command, remote.Command]:
+        """`step(depends_on)`, the host's init or join (and upgrade), after `after`: on an upgrade, the
+        node is drained before it and uncordoned after it, from the first control plane, as kubeadm's
+        upgrade guide asks. Returns the step and the uncordon, which the next host waits for."""
+        first, version = self._kubeadm.control_planes[0], self._kubeadm.kubernetes_version
+
+        def around(action: str, depends_on: list) -> remote.Command:
+            return self._run(first, "cordon-node", depends_on, name=f"{host.name}-upgrade-{action}",
+                             stdin=_stdin(NODE_NAME=host.name, ACTION=action), triggers=[version])
+
+        done = step([around("drain", after)])
+        return done, around("uncordon", [done])
 
     def _prepare(self, host) -> remote.Command:
         bundle = scripts_bundle()
@@ -148,7 +171,7 @@ class KubeadmCluster(Cluster):
             # The scripts arrive on stdin; a new version of any of them uploads them again.
             create=f"sudo install -d -m 755 {REMOTE_DIR} && base64 -d | sudo tar -xzf - -C {REMOTE_DIR}",
             stdin=bundle,
-            triggers=[hashlib.sha256(bundle.encode()).hexdigest()],
+            triggers=[hashlib.sha256(bundle.encode()).hexdigest(), f"installation={host.installation}"],
             opts=self.child())
         return self._run(host, "prepare-node", [upload],
                          stdin=_stdin(KUBERNETES_VERSION=self._kubeadm.kubernetes_version))

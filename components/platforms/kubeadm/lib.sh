@@ -269,6 +269,15 @@ pbh_reset_node() {
   rm -f "$(pbh_path "$PBH_STATE_DIR")"/kubeadm-*.yaml "$(pbh_path "$PBH_INITIALISED")" "$(pbh_path "$PBH_JOINED")"
 }
 
+# pbh_drain KUBECTL... -- NODE TIMEOUT: cordon NODE and evict its pods. The drain forces out pods no
+# controller manages, such as KubeSpawner's user servers (they stop; their files stay on their
+# volumes): without --force, a running user server would block it for ever.
+pbh_drain() {
+  local node=$1 timeout=$2
+  shift 2
+  pbh_run "$@" drain "$node" --ignore-daemonsets --delete-emptydir-data --force --timeout="$timeout"
+}
+
 # --- versions and packages ---------------------------------------------------------------------
 
 # pbh_version_cmp A B: prints -1, 0 or 1 comparing two X.Y.Z versions numerically.

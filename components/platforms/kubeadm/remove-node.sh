@@ -6,9 +6,8 @@
 #         DRAIN_TIMEOUT=300s           optional: how long the drain may take (default 300s)
 # stdout: nothing.
 #
-# A node that is not (or no longer) in the cluster: nothing to do. The drain forces out pods no
-# controller manages, such as KubeSpawner's user servers (they stop; their files stay on their
-# volumes): without --force, a running user server would block the removal for ever.
+# A node that is not (or no longer) in the cluster: nothing to do. The drain forces out user
+# servers (see pbh_drain).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,7 +28,6 @@ if [[ -z $found ]]; then
   exit 0
 fi
 pbh_log "draining node $NODE_NAME"
-pbh_run "${kubectl[@]}" drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --force \
-  --timeout="${DRAIN_TIMEOUT:-300s}"
+pbh_drain "$NODE_NAME" "${DRAIN_TIMEOUT:-300s}" "${kubectl[@]}"
 pbh_run "${kubectl[@]}" delete node "$NODE_NAME" --ignore-not-found
 pbh_log "node $NODE_NAME removed from the cluster; now run reset-node.sh on that host"
