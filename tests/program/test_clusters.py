@@ -355,8 +355,8 @@ def test_kubeadm_steps_run_in_order_with_secret_parameters(runs):
         assert join.urn in reset.options["dependsOn"]
         assert reset.urn in drain.options["dependsOn"]
         assert reset.inputs["delete"].endswith("reset-node.sh")
-        assert drain.inputs["delete"].endswith("remove-node.sh")
-        assert drain.inputs["stdin"] == f"NODE_NAME={worker}\n"
+        assert drain.inputs["delete"].endswith("drain-node.sh")
+        assert drain.inputs["stdin"] == f"NODE_NAME={worker}\nACTION=remove\n"
     admin = commands["cp-1-admin-kubeconfig"]
     assert "stdout" in admin.options["additionalSecretOutputs"]
     assert admin.inputs["logging"] == "stderr"
@@ -377,7 +377,7 @@ def test_kubeadm_nodes_are_set_up_and_upgraded_one_at_a_time_drained_around_it(r
         assert step.urn in uncordon.options["dependsOn"]
         assert drain.inputs["stdin"] == f"NODE_NAME={host}\nACTION=drain\n"
         assert uncordon.inputs["stdin"] == f"NODE_NAME={host}\nACTION=uncordon\n"
-        assert drain.inputs["create"] == "sudo bash /opt/persistent-binderhub/cordon-node.sh"
+        assert drain.inputs["create"] == "sudo bash /opt/persistent-binderhub/drain-node.sh"
         assert drain.inputs["triggers"] == ["1.31.4", "installation=1"]  # again on an upgrade (cp-1's reinstall)
         if index:
             assert commands[f"{order[index - 1]}-upgrade-uncordon"].urn in drain.options["dependsOn"]
@@ -428,15 +428,20 @@ def test_an_existing_cluster_can_use_a_storage_class_it_has(project):
     assert run.of_type("kubernetes:storage.k8s.io/v1:StorageClass") == []
 
 
-def test_regional_gke_pools_bound_the_whole_pool(project):
-    from tools.offline import run_program
-
+def _regional(project, core_max_nodes: int) -> None:
+    """The example GKE stack as a regional cluster, its core pool at most `core_max_nodes` large."""
     config = project.config("example-gke")
     gke = config["persistent-binderhub:gke"]
     gke["regional"] = True
     del gke["zone"]
-    gke["nodePools"]["core"]["maxNodes"] = 3
+    gke["nodePools"]["core"]["maxNodes"] = core_max_nodes
     project.write_config("example-gke", config)
+
+
+def test_regional_gke_pools_bound_the_whole_pool(project):
+    from tools.offline import run_program
+
+    _regional(project, core_max_nodes=3)
     pools = _by_name(run_program("example-gke", project.root), "gcp:container/nodePool:NodePool")
     assert pools["cluster-user"].inputs["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 10}
     # initialNodeCount counts per zone: the core pool starts with one node in each of 3 zones
@@ -445,12 +450,7 @@ def test_regional_gke_pools_bound_the_whole_pool(project):
 
 
 def test_a_regional_pool_too_small_for_one_node_per_zone_is_refused(project):
-    config = project.config("example-gke")
-    gke = config["persistent-binderhub:gke"]
-    gke["regional"] = True
-    del gke["zone"]
-    gke["nodePools"]["core"]["maxNodes"] = 2
-    project.write_config("example-gke", config)
+    _regional(project, core_max_nodes=2)
     message = refusal("example-gke", project.root)
     assert ("persistent-binderhub:gke.nodePools.core.maxNodes: is 2, but a regional pool starts with 1 node(s) "
             "in each of 3 zones: set maxNodes to at least 3") in message

@@ -600,7 +600,7 @@ def test_join_node_upgrade_path(worker):
     assert actions(worker, mark) == []
 
 
-# --- admin-kubeconfig.sh, remove-node.sh, reset-node.sh ----------------------------------------------
+# --- admin-kubeconfig.sh, drain-node.sh, reset-node.sh -----------------------------------------------
 
 def test_admin_kubeconfig(cp):
     prepared(cp)
@@ -661,7 +661,7 @@ def test_removal_drains_then_deletes_then_resets(cp, worker):
     worker.file("/etc/cni/net.d/10-calico.conflist").write_text("{}")
     cp_mark, worker_mark = len(cp.calls()), len(worker.calls())
 
-    ok(cp.run("remove-node.sh", {"NODE_NAME": "user-1", "DRAIN_TIMEOUT": "120s"}))
+    ok(cp.run("drain-node.sh", {"NODE_NAME": "user-1", "ACTION": "remove", "DRAIN_TIMEOUT": "120s"}))
     ok(worker.run("reset-node.sh"))
 
     assert actions(cp, cp_mark) == [
@@ -675,7 +675,7 @@ def test_removal_drains_then_deletes_then_resets(cp, worker):
     assert not worker.file("/etc/kubernetes/kubelet.conf").exists()
 
     cp_mark, worker_mark = len(cp.calls()), len(worker.calls())
-    ok(cp.run("remove-node.sh", {"NODE_NAME": "user-1"}))
+    ok(cp.run("drain-node.sh", {"NODE_NAME": "user-1", "ACTION": "remove"}))
     ok(worker.run("reset-node.sh"))
     assert actions(cp, cp_mark) == []
     assert actions(worker, worker_mark) == []
@@ -691,9 +691,9 @@ def test_a_node_is_drained_before_its_upgrade_and_uncordoned_after(cp):
     cp.add("unmanaged-pods", "user-1")  # a running user server
     mark = len(cp.calls())
 
-    ok(cp.run("cordon-node.sh", {"NODE_NAME": "user-1", "ACTION": "drain", "DRAIN_TIMEOUT": "60s"}))
+    ok(cp.run("drain-node.sh", {"NODE_NAME": "user-1", "ACTION": "drain", "DRAIN_TIMEOUT": "60s"}))
     assert (cp.state / "cordoned" / "user-1").exists()
-    ok(cp.run("cordon-node.sh", {"NODE_NAME": "user-1", "ACTION": "uncordon"}))
+    ok(cp.run("drain-node.sh", {"NODE_NAME": "user-1", "ACTION": "uncordon"}))
 
     assert actions(cp, mark) == [
         f"kubectl --kubeconfig {ADMIN_CONF} drain user-1 --ignore-daemonsets --delete-emptydir-data --force "
@@ -711,7 +711,7 @@ def test_a_node_not_joined_yet_or_a_cluster_not_made_yet_is_left_alone(cp, initi
         prepared(cp)
     mark = len(cp.calls())
     for action in ("drain", "uncordon"):
-        ok(cp.run("cordon-node.sh", {"NODE_NAME": "user-9", "ACTION": action}))
+        ok(cp.run("drain-node.sh", {"NODE_NAME": "user-9", "ACTION": action}))
     assert actions(cp, mark) == []
 
 
@@ -742,8 +742,8 @@ BAD_PARAMETERS = [
      "JOIN_CONFIG_B64 holds no JoinConfiguration"),
     ("join-node.sh", stdin(join_params() | {"JOIN_CONFIG_B64": "bm90IGJhc2U2NA=="[:-1]}),
      "JOIN_CONFIG_B64 is not valid base64"),
-    ("remove-node.sh", "NODE_NAME=user-1 --force\n", "invalid value for NODE_NAME"),
-    ("cordon-node.sh", "NODE_NAME=user-1\nACTION=delete\n", "invalid value for ACTION"),
+    ("drain-node.sh", "NODE_NAME=user-1 --force\nACTION=remove\n", "invalid value for NODE_NAME"),
+    ("drain-node.sh", "NODE_NAME=user-1\nACTION=delete\n", "invalid value for ACTION"),
     ("admin-kubeconfig.sh", f"TOKEN={TOKEN}\n", "unknown parameter TOKEN"),
     ("reset-node.sh", "FORCE=1\n", "unknown parameter FORCE"),
 ]
@@ -790,7 +790,7 @@ def test_a_whole_cluster_never_echoes_a_secret(hosts, ca):
     kubeconfig = run(cp1, "admin-kubeconfig.sh").stdout
     assert kubeconfig == cp1.file(ADMIN_CONF).read_text()
     cp1.add("nodes", "user-1")
-    run(cp1, "remove-node.sh", {"NODE_NAME": "user-1"})
+    run(cp1, "drain-node.sh", {"NODE_NAME": "user-1", "ACTION": "remove"})
     run(worker, "reset-node.sh")
 
     secrets = {"TOKEN": TOKEN, "token secret": TOKEN.split(".")[1], "CERTIFICATE_KEY": CERTIFICATE_KEY,

@@ -157,7 +157,7 @@ class KubeadmCluster(Cluster):
         first, version = self._kubeadm.control_planes[0], self._kubeadm.kubernetes_version
 
         def around(action: str, depends_on: list) -> remote.Command:
-            return self._run(first, "cordon-node", depends_on, name=f"{host.name}-upgrade-{action}",
+            return self._run(first, "drain-node", depends_on, name=f"{host.name}-upgrade-{action}",
                              stdin=_stdin(NODE_NAME=host.name, ACTION=action), triggers=[version])
 
         done = step([around("drain", after)])
@@ -196,8 +196,8 @@ class KubeadmCluster(Cluster):
                                delete=f"sudo bash {REMOTE_DIR}/reset-node.sh",
                                opts=self.child(joined))
         remote.Command(f"{host.name}-drain", connection=self._connection(self._kubeadm.control_planes[0]),
-                       create="true", delete=f"sudo bash {REMOTE_DIR}/remove-node.sh",
-                       stdin=_stdin(NODE_NAME=host.name),
+                       create="true", delete=f"sudo bash {REMOTE_DIR}/drain-node.sh",
+                       stdin=_stdin(NODE_NAME=host.name, ACTION="remove"),
                        opts=self.child(reset))
         return joined
 

@@ -37,16 +37,8 @@ api_answers() {  # the cluster's API server is up and ready
   kubectl --kubeconfig "$ADMIN_CONF" get --raw=/readyz
 }
 
-# admin.conf without the marker: an init that never finished (or one from before the markers).
-if [[ -f $ADMIN_CONF ]] && ! pbh_marked "$PBH_INITIALISED"; then
-  if pbh_confirmed api_answers; then
-    pbh_log "the control plane answers: its init is recorded as done"
-    pbh_mark "$PBH_INITIALISED"
-  else
-    pbh_log "admin.conf exists but the API server does not answer: kubeadm init did not finish;" \
-      "resetting this host to initialise it again"
-    pbh_reset_node
-  fi
+if [[ -f $ADMIN_CONF ]]; then
+  pbh_confirm_or_reset "$PBH_INITIALISED" "kubeadm init" api_answers
 fi
 
 if [[ ! -f $ADMIN_CONF ]]; then

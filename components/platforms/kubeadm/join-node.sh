@@ -51,16 +51,8 @@ registered() {  # the cluster lists this node; a control plane once kubeadm mark
   fi
 }
 
-# kubelet.conf without the marker: a join that never finished (or one from before the markers).
-if [[ -f $KUBELET_CONF ]] && ! pbh_marked "$PBH_JOINED"; then
-  if pbh_confirmed registered; then
-    pbh_log "the cluster lists node $NODE_NAME: its join is recorded as done"
-    pbh_mark "$PBH_JOINED"
-  else
-    pbh_log "kubelet.conf exists but the cluster does not list node $NODE_NAME (as a $ROLE node):" \
-      "kubeadm join did not finish; resetting this host to join again"
-    pbh_reset_node
-  fi
+if [[ -f $KUBELET_CONF ]]; then
+  pbh_confirm_or_reset "$PBH_JOINED" "kubeadm join" registered
 fi
 
 if [[ -f $KUBELET_CONF ]]; then

@@ -235,6 +235,24 @@ PBH_JOINED=$PBH_STATE_DIR/joined
 PBH_READY_TRIES=${PBH_READY_TRIES:-24}  # a confirmation is tried every PBH_READY_WAIT seconds, so many times
 PBH_READY_WAIT=${PBH_READY_WAIT:-5}
 
+# pbh_confirm_or_reset MARKER WHAT CHECK...: kubeadm's files of step WHAT exist but MARKER does
+# not: the step never finished (or was done before the markers). Recorded as done if CHECK
+# confirms it; otherwise the host is reset, so that the step runs again.
+pbh_confirm_or_reset() {
+  local marker=$1 what=$2
+  shift 2
+  if pbh_marked "$marker"; then
+    return 0
+  fi
+  if pbh_confirmed "$@"; then
+    pbh_log "$what: confirmed by the cluster, recorded as done"
+    pbh_mark "$marker"
+  else
+    pbh_log "$what did not finish (the cluster does not confirm it): resetting this host to do it again"
+    pbh_reset_node
+  fi
+}
+
 pbh_mark() {  # pbh_mark MARKER: the step is done
   printf 'done\n' | pbh_write "$(pbh_path "$1")" 644
 }
