@@ -43,7 +43,7 @@ class MagnumCluster(Cluster):
             application_credential_secret=args.application_credential_secret, opts=self.child())
         keypair = openstack.compute.Keypair(f"{name}-keypair", public_key=magnum.keypair_public_key,
                                             opts=self.child(provider=cloud))
-        template = self._template(name, magnum, keypair, cloud)
+        template = self._template(name, magnum, cloud)
         cluster = openstack.containerinfra.Cluster(
             name,
             cluster_template_id=template.id,
@@ -85,7 +85,7 @@ class MagnumCluster(Cluster):
             core=Placement({NODE_GROUP_LABEL: "core"}), user=Placement({NODE_GROUP_LABEL: "user"}),
             ingress_address=address.address, depends_on=groups)
 
-    def _template(self, name: str, magnum: Magnum, keypair, cloud) -> openstack.containerinfra.ClusterTemplate:
+    def _template(self, name: str, magnum: Magnum, cloud) -> openstack.containerinfra.ClusterTemplate:
         """A template of its own for each version of the settings: Magnum refuses to change a
         template in use, so a change makes a new one (and the upgrade action moves the cluster)."""
         inputs = {
