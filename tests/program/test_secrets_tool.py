@@ -141,3 +141,112 @@ def test_add_recipient_with_a_broader_hand_written_rule(production, age_key, tmp
     first = _rules(production)[0]
     assert first["path_regex"] == r"(^|/)secrets/production\.sops\.yaml$"
     assert _rules(production)[1]["age"] == age_key.recipient  # the broad rule is left as it was
+
+
+def _files(project) -> dict[str, bytes]:
+    """Every file of the project with its content, to prove a command changed nothing."""
+    return {str(path.relative_to(project.root)): path.read_bytes()
+            for path in sorted(project.root.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("checkout", ["no rule for the stack", "a rule with fewer keys than the file"])
+def test_adding_a_recipient_keeps_every_recipient_the_file_has(production, age_key, tmp_path, checkout):
+    """A colleague's checkout of .sops.yaml may not list everybody: the file's own recipients count."""
+    from tests.program.conftest import AgeKey
+
+    bob, carol = AgeKey(tmp_path), AgeKey(tmp_path)
+    production.encrypt_secrets("production", {"oauth_client_secret": "x"}, [age_key.recipient, bob.recipient])
+    rules = [] if checkout == "no rule for the stack" else [
+        {"path_regex": r"(^|/)secrets/production\.sops\.yaml$", "age": [bob.recipient]}]
+    (production.root / ".sops.yaml").write_text(yaml.safe_dump({"creation_rules": rules}))
+
+    assert _run(production, "add-recipient", "production", carol.recipient) == 0
+
+    expected = sorted([age_key.recipient, bob.recipient, carol.recipient])
+    assert sorted(_recipients_in_file(production, "production")) == expected
+    assert sorted(_rules(production)[0]["age"]) == expected  # .sops.yaml and the file in step
+    assert decrypt_secrets("production", production.root) == {"oauth_client_secret": "x"}  # still mine
+
+
+def test_removing_your_own_only_key_is_refused_and_changes_nothing(production, age_key, tmp_path, capsys):
+    from tests.program.conftest import AgeKey
+
+    bob = AgeKey(tmp_path)
+    production.encrypt_secrets("production", {"oauth_client_secret": "x"}, [age_key.recipient, bob.recipient])
+    before = _files(production)
+    assert _run(production, "remove-recipient", "production", age_key.recipient) == 2
+    assert "none of your own keys could decrypt it" in capsys.readouterr().err
+    assert _files(production) == before
+
+
+def test_create_makes_the_secrets_folder_it_needs(production, age_key):
+    import shutil
+
+    shutil.rmtree(production.root / "secrets")
+    assert _run(production, "create", "production", "--recipient", age_key.recipient, "--no-edit") == 0
+    assert _recipients_in_file(production, "production") == [age_key.recipient]
+    assert not list(production.root.glob(".secrets-work-*"))  # its workspace is gone
+
+
+def test_a_failed_create_leaves_sops_config_as_it_was(production, age_key, monkeypatch, capsys):
+    before = _files(production)
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("SOPS_EDITOR", raising=False)
+    assert _run(production, "create", "production", "--recipient", age_key.recipient) == 2
+    assert "no editor: set EDITOR" in capsys.readouterr().err
+    assert _files(production) == before
+
+
+BROKEN_YAML = """\
+import sys
+open(sys.argv[1], "w").write("oauth_client_secret: [unclosed\\n")
+"""
+
+
+def test_an_edit_that_writes_invalid_yaml_stops_without_a_terminal_and_changes_nothing(project, tmp_path,
+                                                                                      monkeypatch, capfd):
+    script = tmp_path / "broken-editor.py"
+    script.write_text(BROKEN_YAML)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    before = _files(project)
+    assert _run(project, "edit", "example-gke") == 2  # pytest's stdin is no terminal: no waiting for a key
+    err = capfd.readouterr().err  # sops and the editor write to the terminal's stderr
+    assert "the edited file cannot be saved: it is not valid YAML (line 2)" in err
+    assert "the edit did not finish" in err
+    assert _files(project) == before
+
+
+def test_hostile_and_mistaken_arguments_are_refused_without_echoing_key_material(production, capsys):
+    secret_key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+    before = _files(production)
+    assert _run(production, "add-recipient", "production", secret_key) == 2
+    err = capsys.readouterr().err
+    assert "is an age secret key" in err
+    assert secret_key not in err
+    assert _run(production, "check", "x" * 300) == 2
+    assert "a stack name has at most 100" in capsys.readouterr().err
+    assert _files(production) == before
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"creation_rules: [unclosed\n", ".sops.yaml: is not valid YAML"),
+    (b"creation_rules:\n  - path_regex: \xff\n", ".sops.yaml: is not UTF-8 text (line 2"),
+    (b"creation_rules: 5\n", ".sops.yaml: must hold 'creation_rules:'"),
+])
+def test_a_broken_sops_config_is_named_not_blamed_on_the_secrets_file(project, capsys, content, expected):
+    (project.root / ".sops.yaml").write_bytes(content)
+    assert _run(project, "check", "example-gke") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {expected}")
+    assert "secrets/example-gke.sops.yaml" not in err
+
+
+def test_a_secrets_file_that_is_a_link_is_refused(project, tmp_path, capsys):
+    outside = tmp_path / "elsewhere.sops.yaml"
+    path = project.secrets_path("example-gke")
+    outside.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(outside)
+    assert _run(project, "rotate", "example-gke") == 2
+    assert "secrets/example-gke.sops.yaml: is a symbolic link" in capsys.readouterr().err
+    assert outside.read_bytes() == project.secrets_path("example-gke").read_bytes()
