@@ -27,9 +27,12 @@ from components.sops import (
     run_sops,
     sops_rules,
 )
-from components.yamlfile import load_yaml
+from components.yamlfile import parse_yaml, read_text
 
 PLACEHOLDER = "CHANGE-ME"
+_PLACEHOLDER_VARIANT = re.compile(r"\W*change[\W_]*me\W*", re.IGNORECASE)
+_ENCRYPTED_COMMENT = re.compile(r"#ENC\[AES256_GCM,data:[A-Za-z0-9+/]*=*,iv:[A-Za-z0-9+/]+=*,tag:[A-Za-z0-9+/]+=*,"
+                                r"type:comment\]")
 _ENCRYPTED_VALUE = re.compile(r"^ENC\[AES256_GCM,data:.*\]$", re.DOTALL)
 
 
@@ -108,6 +111,10 @@ def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
     result = run_stack_sops(stack, project_dir, ["decrypt", "--output-type", "json", relative])
     if result.returncode != 0:
         raise OperatorError(_decrypt_failure(relative, stack, result.returncode, recipients))
+    if "possibly unencrypted comment" in result.stderr:  # sops only warns of a comment it cannot decrypt
+        raise OperatorError(f"{relative}: holds an encrypted comment that does not decrypt: it has been tampered "
+                            f"with or corrupted, so the file is refused. Restore it from git and edit it only "
+                            f"with: python -m tools.secrets edit {stack}")
     values = json.loads(result.stdout)
     _check_flat_strings(values, relative)
     return values
@@ -124,9 +131,11 @@ def run_stack_sops(stack: str, project_dir: Path, args: list[str], interactive: 
 def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:
     """Refuse a missing, unparsable or not (fully) SOPS-encrypted file; return its age recipients."""
     relative = secrets_file(stack)
-    document = load_yaml(project_dir, relative, (
+    text = read_text(project_dir, relative, (
         f"Every stack needs its SOPS-encrypted secrets file; create it with: "
         f"python -m tools.secrets create {stack} --recipient <your age public key>"))
+    document = parse_yaml(text, relative)
+    _check_comments(text, relative, stack)
     if not isinstance(document, dict) or not isinstance(document.get("sops"), dict):
         raise OperatorError(
             f"{relative}: is not SOPS-encrypted (it has no 'sops' metadata), and plain-text secrets "
@@ -137,6 +146,17 @@ def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:
                 f"{relative}: key '{key_path}' holds a plain-text value; every value must be "
                 f"encrypted. Edit the file only with: python -m tools.secrets edit {stack}")
     return _age_recipients(document["sops"])
+
+
+def _check_comments(text: str, relative: str, stack: str) -> None:
+    """Every comment encrypted, as sops writes them: a comment in plain text (a secret pasted there
+    would sit in git in the clear) is refused, naming its line, never repeating it."""
+    for number, line in enumerate(text.splitlines(), 1):
+        # Nothing sops writes holds a '#' but its encrypted comments (values and keys are base64).
+        if "#" in line and not _ENCRYPTED_COMMENT.fullmatch(line.strip()):
+            raise OperatorError(f"{relative}: line {number} holds a comment in plain text, which is refused (a "
+                                f"secret pasted into a comment would sit in git in the clear): remove it, and "
+                                f"write comments only with: python -m tools.secrets edit {stack}")
 
 
 def _age_recipients(metadata: dict) -> list[str]:
@@ -180,8 +200,9 @@ def check_secret_keys(values: dict[str, str], settings: Settings, stack: str) ->
     for key in sorted(values):
         if key not in SECRETS:
             problems.append(f"'{key}' is not a known secret (known: {', '.join(sorted(SECRETS))})")
-        elif values[key] == PLACEHOLDER:
-            problems.append(f"'{key}' still holds the placeholder {PLACEHOLDER}: {SECRETS[key].description}")
+        elif _is_placeholder(values[key]):
+            problems.append(f"'{key}' still holds a placeholder (such as {PLACEHOLDER}), not a value: "
+                            f"{SECRETS[key].description}")
     for key, required in sorted(used.items()):
         if required and key not in values:
             problems.append(f"'{key}' is missing: {SECRETS[key].description} "
@@ -191,6 +212,12 @@ def check_secret_keys(values: dict[str, str], settings: Settings, stack: str) ->
         listed = "\n".join(f"  - {problem}" for problem in problems)
         raise OperatorError(f"{relative}: {len(problems)} problem(s):\n{listed}\n"
                             f"Fix them with: python -m tools.secrets edit {stack}")
+
+
+def _is_placeholder(value: str) -> bool:
+    """The template's placeholder and its variants (<CHANGE-ME>, "change me", <your token>), or blanks."""
+    return (not value.strip() or bool(_PLACEHOLDER_VARIANT.fullmatch(value.strip()))
+            or bool(re.fullmatch(r"<[^<>]*>", value.strip())))
 
 
 def _leaves(tree: object, prefix: str = ""):

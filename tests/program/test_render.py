@@ -132,6 +132,10 @@ def test_diff_of_a_directory_that_is_not_a_render_exits_2(tmp_path, capsys):
     assert "resources.json: not found" in capsys.readouterr().err
 
 
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" + "".join(
+    f"{chr(99 + i)}: &{chr(99 + i)} [{', '.join([f'*{chr(98 + i)}'] * 9)}]\n" for i in range(8))
+
+
 @pytest.mark.parametrize(("break_project", "expected"), [
     (lambda p: p.stack_path("example-gke").write_text("config: [unclosed\n"),
      "error: stacks/Pulumi.example-gke.yaml: is not valid YAML at line 2, column 1"),
@@ -139,6 +143,17 @@ def test_diff_of_a_directory_that_is_not_a_render_exits_2(tmp_path, capsys):
      "error: secrets/example-gke.sops.yaml: is not SOPS-encrypted"),
     (lambda p: p.stack_path("example-gke").unlink(),
      "error: stacks/Pulumi.example-gke.yaml: not found"),
+    # a billion laughs: refused before anything expands it (it would grow to gigabytes)
+    (lambda p: p.stack_path("example-gke").write_text(ALIAS_BOMB),
+     "error: stacks/Pulumi.example-gke.yaml: is not valid YAML at line 2, column 8: uses the alias *a"),
+    (lambda p: p.secrets_path("example-gke").write_text(ALIAS_BOMB),
+     "error: secrets/example-gke.sops.yaml: is not valid YAML at line 2, column 8: uses the alias *a"),
+    (lambda p: p.stack_path("example-gke").write_bytes(p.stack_path("example-gke").read_bytes() + b"# caf\xe9\n"),
+     "error: stacks/Pulumi.example-gke.yaml: is not UTF-8 text"),
+    (lambda p: p.secrets_path("example-gke").write_bytes(b"\xff\xfe" + p.secrets_path("example-gke").read_bytes()),
+     "error: secrets/example-gke.sops.yaml: is not UTF-8 text (line 1"),
+    (lambda p: p.stack_path("example-gke").write_text("base: &b {x: 1}\nconfig:\n  <<: {a: 1}\n"),
+     "error: stacks/Pulumi.example-gke.yaml: is not valid YAML at line 3, column 3: uses a merge key (<<)"),
 ])
 def test_render_cli_reports_bad_input_with_exit_2_and_no_traceback(project, break_project, expected):
     break_project(project)

@@ -104,8 +104,31 @@ def test_unknown_secret_and_placeholder(project):
     project.encrypt_secrets("example-gke", values, [public_test_key_recipient()])
     message = refusal("example-gke", project.root)
     assert "'oauth_client_secert' is not a known secret" in message
-    assert "'oauth_client_secret' still holds the placeholder CHANGE-ME" in message
+    assert "'oauth_client_secret' still holds a placeholder (such as CHANGE-ME)" in message
     assert "s3cret-typo-value" not in message
+
+
+@pytest.mark.parametrize("value", ["<CHANGE-ME>", "change me", "changeme", "  ", "<your GitHub OAuth secret>"])
+def test_placeholder_variants_are_refused_too(project, value):
+    project.encrypt_secrets("example-gke", {"oauth_client_secret": value}, [public_test_key_recipient()])
+    assert "'oauth_client_secret' still holds a placeholder" in refusal("example-gke", project.root)
+
+
+def test_a_comment_in_plain_text_is_refused_naming_its_line(project):
+    path = project.secrets_path("example-gke")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "# oauth backup: s3cret-in-a-comment", *lines[1:]]) + "\n")
+    message = refusal("example-gke", project.root)
+    assert "secrets/example-gke.sops.yaml: line 2 holds a comment in plain text" in message
+    assert "s3cret-in-a-comment" not in message
+
+
+def test_a_tampered_encrypted_comment_is_refused(project):
+    project.encrypt_secrets("example-gke", {"oauth_client_secret": "x"}, [public_test_key_recipient()])
+    path = project.secrets_path("example-gke")
+    path.write_text("#ENC[AES256_GCM,data:AAAAzJcozu4JXA==,iv:83xgUcAIBDPiRRDXQmwdYgS7kOQ4oVXKdTZjpb0xeMs=,"
+                    "tag:LYsv1/CEnJmIWsnihzwtzQ==,type:comment]\n" + path.read_text())
+    assert "holds an encrypted comment that does not decrypt" in refusal("example-gke", project.root)
 
 
 def test_auth_mode_without_its_secret(project):

@@ -51,7 +51,7 @@ def test_create_then_edit_then_check(production, age_key, editor, capsys):
     assert any(r["age"] == [age_key.recipient] for r in _rules(production))
     # The template holds placeholders, which the program refuses.
     assert _run(production, "check", "production") == 2
-    assert "still holds the placeholder CHANGE-ME" in capsys.readouterr().err
+    assert "still holds a placeholder (such as CHANGE-ME)" in capsys.readouterr().err
     assert _run(production, "edit", "production") == 0
     assert "holds every secret stack production needs" in capsys.readouterr().out
     assert decrypt_secrets("production", production.root) == {
