@@ -33,25 +33,25 @@ $(READY): requirements.txt
 setup: $(READY) ## create .venv with the pinned requirements
 
 up: $(READY) ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt)
-	tools/pulumi.sh up $(STACK) $(ARGS)
+	tools/pulumi.sh up "$(STACK)" $(ARGS)
 
 preview: $(READY) ## show what pulumi up would change on STACK
-	tools/pulumi.sh preview $(STACK) --diff $(ARGS)
+	tools/pulumi.sh preview "$(STACK)" --diff $(ARGS)
 
 render: $(READY) ## render STACK offline into OUT (default render/STACK): no cloud, no Pulumi CLI
-	$(BIN)/python -m tools.render $(STACK) --out $(OUT)
+	$(BIN)/python -m tools.render "$(STACK)" --out "$(OUT)"
 
 diff: $(READY) ## compare two renders: make diff A=render/old B=render/new (fails if they differ)
 	$(BIN)/python -m tools.render --diff $(A) $(B)
 
 secrets-create: $(READY) ## create secrets/STACK.sops.yaml: make secrets-create STACK=x RECIPIENT=age1...
-	$(BIN)/python -m tools.secrets create $(STACK) $(if $(RECIPIENT),--recipient $(RECIPIENT))
+	$(BIN)/python -m tools.secrets create "$(STACK)" $(if $(RECIPIENT),--recipient "$(RECIPIENT)")
 
 secrets-edit: $(READY) ## edit secrets/STACK.sops.yaml in your editor, then check it
-	$(BIN)/python -m tools.secrets edit $(STACK)
+	$(BIN)/python -m tools.secrets edit "$(STACK)"
 
 secrets-check: $(READY) ## decrypt and check secrets/STACK.sops.yaml as the program does
-	$(BIN)/python -m tools.secrets check $(STACK)
+	$(BIN)/python -m tools.secrets check "$(STACK)"
 
 test-deps: ## install the system packages the tests need (apt: chromium, npm, shellcheck, libpq-dev)
 	@tools/install-test-deps.sh

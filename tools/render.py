@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from components.errors import OperatorError
 from tools.offline import CHART_TYPE, REPO, OfflineRun, run_program
 
 RESOURCES = "resources.json"
+MARKER = ".render"  # what makes a directory a render, which the next render may replace
+MARKER_TEXT = "Written by python -m tools.render; the next render into this directory replaces all of it.\n"
 # libyaml's emitter when PyYAML has it (the hub package's files make large values): same YAML, faster
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _RENDERED_FIELDS = {"urn", "type", "name", "parent", "custom", "inputs", "options"}
@@ -35,19 +39,42 @@ def write_render(run: OfflineRun, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     document = {"stack": run.stack, "resources": [asdict(r) for r in run.resources], "outputs": run.outputs}
     (out / RESOURCES).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    (out / MARKER).write_text(MARKER_TEXT)
     values_dir = out / VALUES
-    values_dir.mkdir(exist_ok=True)
-    for stale in values_dir.glob("*.yaml"):
-        stale.unlink()
+    values_dir.mkdir()
     for chart in run.of_type(CHART_TYPE):
         release = chart.inputs.get("name") or chart.name
         values = chart.inputs.get("values", {})
         (values_dir / f"{release}.yaml").write_text(yaml.dump(values, Dumper=_YAML_DUMPER, sort_keys=True))
 
 
+def check_render_target(out: Path) -> None:
+    """A render is written only into a new or empty directory, or over an earlier render (which
+    holds the marker): never over anything else."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OperatorError(f"{out}: exists and is not a directory; choose a new directory for the render")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise OperatorError(f"{out}: is not empty and not a render (it has no {MARKER} file), so it is left "
+                            f"alone; choose a new or empty directory, such as render/<stack>")
+
+
 def render(stack: str, out: Path, project_dir: Path = REPO) -> OfflineRun:
-    run = run_program(stack, project_dir)
-    write_render(run, out)
+    """Render `stack` into `out`, replacing an earlier render there only once the new one is whole."""
+    check_render_target(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        run = run_program(stack, project_dir)
+        write_render(run, staging)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            out.rename(old / out.name)
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return run
 
 
@@ -60,9 +87,9 @@ def _load(directory: Path) -> dict[str, Any]:
             raise ValueError
         return {"resources": resources, "outputs": document["outputs"]}
     except FileNotFoundError:
-        raise OperatorError(f"{path}: not found; render a stack into {directory} first "
-                            f"(python -m tools.render STACK --out {directory})") from None
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        raise OperatorError(f"{path}: not found; {directory} is not a render (python -m tools.render STACK "
+                            f"--out <a new directory> makes one)") from None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         raise OperatorError(f"{path}: is not a render written by python -m tools.render") from None
 
 

@@ -222,7 +222,44 @@ def test_every_sops_secret_is_masked_wherever_it_is_used(tmp_path, stack):
 def test_render_into_a_path_that_is_a_file_exits_2(tmp_path, capsys):
     (tmp_path / "taken").write_text("")
     assert render.main(["local", "--out", str(tmp_path / "taken")]) == 2
-    assert f"error: cannot write the render into {tmp_path / 'taken'}" in capsys.readouterr().err
+    assert f"error: {tmp_path / 'taken'}: exists and is not a directory" in capsys.readouterr().err
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("place", ["a folder of other files", "the project folder", "stacks"])
+def test_a_render_never_writes_into_a_directory_that_is_not_one(project, capsys, place):
+    out = {"a folder of other files": project.root / "notes", "the project folder": project.root,
+           "stacks": project.root / "stacks"}[place]
+    out.mkdir(exist_ok=True)
+    (out / "values").mkdir(exist_ok=True)
+    (out / "values" / "mine.yaml").write_text("kept: true\n")
+    before = _tree(project.root)
+    assert render.main(["local", "--out", str(out), "--project-dir", str(project.root)]) == 2
+    assert f"error: {out}: is not empty and not a render" in capsys.readouterr().err
+    assert _tree(project.root) == before
+
+
+def test_a_render_replaces_an_earlier_render_whole_and_a_failed_one_leaves_it(project, tmp_path):
+    out = tmp_path / "render"
+    render.render("local", out, project.root)
+    (out / "values" / "retired-release.yaml").write_text("{}\n")  # a release a later commit removed
+    render.render("local", out, project.root)
+    assert not (out / "values" / "retired-release.yaml").exists()  # the render is replaced whole
+    first = _tree(out)
+    project.stack_path("local").write_text("config: [broken\n")
+    assert render.main(["local", "--out", str(out), "--project-dir", str(project.root)]) == 2
+    assert _tree(out) == first  # the failed render left the previous one as it was
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".render")] == []  # no staging left behind
+
+
+def test_a_diff_of_a_directory_whose_resources_json_is_a_folder_exits_2(tmp_path, capsys):
+    render.render("local", tmp_path / "a")
+    (tmp_path / "b" / "resources.json").mkdir(parents=True)
+    assert render.main(["--diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "resources.json: is not a render written by python -m tools.render" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content", ["[]", '{"resources": [{"urn": "x"}], "outputs": {}}',
