@@ -37,7 +37,7 @@ def read_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     """The stack's config as Pulumi passes it: `namespace:key` → string, objects JSON-encoded."""
     relative = stack_file(check_stack_name(stack))
     document = load_yaml(project_dir, relative, (
-        f"Known stacks: {', '.join(known_stacks(project_dir)) or 'none'}. "
+        f"Known stacks in {project_dir / 'stacks'}: {', '.join(known_stacks(project_dir)) or 'none'}. "
         f"Start a new stack from an example: cp stacks/Pulumi.example-gke.yaml {relative}"))
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):

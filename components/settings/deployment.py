@@ -15,14 +15,15 @@ from components.settings.values import (
     Email,
     HttpsUrl,
     IngressClassName,
+    MemorySize,
     Model,
     Name,
     NonEmpty,
     OneBlockPerChoice,
     PinnedImage,
-    Quantity,
     Regex,
     SettingError,
+    VolumeSize,
     quantity_bytes,
 )
 
@@ -103,14 +104,14 @@ class Auth(OneBlockPerChoice):
 
 class ArtifactRegistry(Model):
     repository: Name = "binder"
-    untagged_retention_days: int = Field(30, ge=1)
+    untagged_retention_days: int = Field(30, ge=1, le=3650)
 
 
 class HarborSettings(Model):
     hostname: Domain = Field(description="the Harbor domain, such as registry.binder.example.org")
     project: Name = "binder"
-    retention_days: int = Field(30, ge=1)
-    storage_size: Quantity = "200Gi"
+    retention_days: int = Field(30, ge=1, le=3650)
+    storage_size: VolumeSize = "200Gi"
 
 
 class ExternalRegistry(Model):
@@ -130,13 +131,13 @@ class Registry(OneBlockPerChoice):
 
 
 class Storage(Model):
-    user_home_size: Quantity = "10Gi"
-    hub_db_size: Quantity = "1Gi"
+    user_home_size: VolumeSize = "10Gi"
+    hub_db_size: VolumeSize = "1Gi"
 
 
 class Persistence(Model):
     # Unset: the spawner's own defaults (5, on), defined there only (hub/README.md).
-    projects_limit: int | None = Field(None, ge=1)
+    projects_limit: int | None = Field(None, ge=1, le=100)
     mount_projects: bool | None = None
     # The one image that sees a user's whole volume (see hub/README.md); by default z2jh's
     # network-tools image of the chart's version, which user nodes pull for the chart anyway.
@@ -144,13 +145,13 @@ class Persistence(Model):
 
 
 class Servers(Model):
-    cpu_guarantee: float = Field(0.5, gt=0)
-    cpu_limit: float = Field(2, gt=0)
-    memory_guarantee: Quantity = "1G"
-    memory_limit: Quantity = "4G"
-    cull_timeout_seconds: int = Field(3600, ge=60)
-    cull_every_seconds: int = Field(600, ge=60)
-    max_age_seconds: int = Field(0, ge=0)  # 0: no maximum age
+    cpu_guarantee: float = Field(0.5, gt=0, le=256)
+    cpu_limit: float = Field(2, gt=0, le=256)
+    memory_guarantee: MemorySize = "1G"
+    memory_limit: MemorySize = "4G"
+    cull_timeout_seconds: int = Field(3600, ge=60, le=30 * 86400)
+    cull_every_seconds: int = Field(600, ge=60, le=86400)
+    max_age_seconds: int = Field(0, ge=0, le=365 * 86400)  # 0: no maximum age
 
     @model_validator(mode="after")
     def _limits(self) -> Servers:
@@ -204,6 +205,9 @@ class Settings(OneBlockPerChoice):
         if self.registry.type == "none" and self.platform != "existing":
             raise SettingError("registry.type", "'none' works only on an existing cluster that can load "
                                                 "local images: use harbor or external")
+        if self.registry.type == "harbor" and self.registry.harbor.hostname in (self.domains.hub, self.domains.binder):
+            raise SettingError("registry.harbor.hostname", "is the hub's or BinderHub's domain: Harbor needs a "
+                                                          "domain of its own, such as registry.binder.example.org")
         if self.registry.type == "harbor" and self.tls.issuer == "none":
             raise SettingError("tls.issuer", "is 'none', but Harbor is served over https only: set tls.issuer "
                                              "to letsencrypt-staging or letsencrypt-production, and tls.email")

@@ -37,6 +37,8 @@ def explain(exc: ValidationError, root: type[BaseModel]) -> list[str]:
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] != "value_error":  # our own validators name the value already
                 message += f", got {_shorten(error['input'])}"
+            if error["type"] == "string_type" and isinstance(error["input"], (int, float)):
+                message += " (YAML reads it as a number: quote it, such as '1.30')"
         lines.append(f"{_key_path(loc)}: {message}")
     return lines
 

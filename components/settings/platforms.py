@@ -33,6 +33,7 @@ _GCP_MACHINE_TYPE = re.compile(rf"^({'|'.join(_PD_BALANCED_FAMILIES)})-(standard
 MachineType = Annotated[str, matching(
     _GCP_MACHINE_TYPE, f"a GCE machine type of a family that takes pd-balanced disks "
                        f"({', '.join(_PD_BALANCED_FAMILIES)}), such as e2-standard-4 or n2-custom-4-16384")]
+MAX_NODES = 1000  # far beyond a BinderHub's needs: more is a typo (and a bill)
 # A regional pool spreads over the region's zones, three of them by GKE's default.
 REGIONAL_ZONES = 3
 
@@ -52,9 +53,10 @@ class ScalingGroup(Model):
 
 class NodePool(ScalingGroup):
     machine_type: MachineType = Field(description="a machine type such as e2-standard-4")
-    disk_size_gb: int = Field(100, ge=20)
-    min_nodes: int = Field(ge=0, description="the smallest number of nodes (0 lets the pool scale to zero)")
-    max_nodes: int = Field(ge=1, description="the largest number of nodes the autoscaler may add")
+    disk_size_gb: int = Field(100, ge=20, le=65536)  # GCE's largest persistent disk is 64 TB
+    min_nodes: int = Field(ge=0, le=MAX_NODES,
+                           description="the smallest number of nodes (0 lets the pool scale to zero)")
+    max_nodes: int = Field(ge=1, le=MAX_NODES, description="the largest number of nodes the autoscaler may add")
     spot: bool = False
 
 
@@ -127,8 +129,8 @@ def regional_nodes_per_zone(pool: NodePool, purpose: str) -> int:
 
 class MagnumNodeGroup(ScalingGroup):
     flavor: NonEmpty = Field(description="an OpenStack flavor such as m1.large")
-    min_nodes: int = Field(1, ge=1)  # Magnum refuses node groups that scale to zero
-    max_nodes: int = Field(ge=1, description="the largest number of nodes")
+    min_nodes: int = Field(1, ge=1, le=MAX_NODES)  # Magnum refuses node groups that scale to zero
+    max_nodes: int = Field(ge=1, le=MAX_NODES, description="the largest number of nodes")
 
 
 class MagnumNodeGroups(Model):

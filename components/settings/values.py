@@ -74,8 +74,30 @@ def quantity_bytes(quantity: str) -> float:
     return float(number) * _QUANTITY_FACTORS[unit]
 
 
-Domain = Annotated[str, matching(_DOMAIN, "a lower-case DNS name such as hub.example.org")]
-Quantity = Annotated[str, matching(_QUANTITY, "a Kubernetes quantity such as 10Gi or 512Mi")]
+def _ascii_domain(value: str) -> str:
+    if not value.isascii():
+        raise ValueError(f"{value!r} is not valid: write an internationalised domain in its ASCII (xn--) form, "
+                         f"as 'idn2 {value}' prints it, such as xn--bcher-kva.example.org")
+    return value
+
+
+Domain = Annotated[str, AfterValidator(_ascii_domain),
+                   matching(_DOMAIN, "a lower-case DNS name such as hub.example.org")]
+def quantity(smallest: str, largest: str, example: str):
+    """A Kubernetes quantity (such as 10Gi) between `smallest` and `largest`."""
+    def bounded(value: str) -> str:
+        if not smallest_bytes <= quantity_bytes(value) <= largest_bytes:
+            raise ValueError(f"{value!r} is out of range: expected from {smallest} to {largest}, such as {example}")
+        return value
+
+    smallest_bytes, largest_bytes = quantity_bytes(smallest), quantity_bytes(largest)
+    return Annotated[str, matching(_QUANTITY, f"a Kubernetes quantity such as {example}"), AfterValidator(bounded)]
+
+
+# Volumes from a gibibyte (a smaller one holds no project) to 64 TiB (the largest disks clouds make).
+VolumeSize = quantity("1Gi", "64Ti", "10Gi")
+# Memory for a server: from 64 MiB (JupyterLab itself needs more) to 4 TiB (the largest machines).
+MemorySize = quantity("64Mi", "4Ti", "4G")
 Email = Annotated[str, matching(_EMAIL, "an e-mail address such as ops@example.org")]
 KubernetesVersion = Annotated[str, matching(_K8S_VERSION, "a Kubernetes version such as 1.31.4 (quoted)")]
 Name = Annotated[str, matching(_NAME, "a lower-case name of letters, digits and dashes")]
@@ -93,8 +115,10 @@ PinnedImage = Annotated[str, matching(_PINNED_IMAGE, "an image with a tag or dig
 class Model(BaseModel):
     """Base of every settings block: camelCase keys, unknown keys refused, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, validate_default=True,
-                              allow_inf_nan=False)
+    # Strict: YAML reads `true`, `5` and `1.30` as a boolean and numbers, which must not pass for a
+    # count or a text (`maxNodes: true` would be 1; `kubernetesVersion: 1.30` would be "1.3").
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel,
+                              validate_default=True, allow_inf_nan=False)
 
 
 class OneBlockPerChoice(Model):

@@ -137,7 +137,7 @@ def test_malformed_stack_files_are_refused(project, case):
 
 
 @pytest.mark.parametrize(("stack", "expected"), [
-    ("production", "stacks/Pulumi.production.yaml: not found. Known stacks: example-gke"),
+    ("production", f"stacks/Pulumi.production.yaml: not found. Known stacks in {REPO / 'stacks'}: example-gke"),
     ("../../etc/passwd", "is not a valid stack name"),
 ])
 def test_unknown_or_hostile_stack_names_are_refused(stack, expected):
@@ -178,3 +178,54 @@ def test_the_old_name_of_the_projects_limit_points_to_the_new_one(project):
     project.write_config("local", config)
     message = refusal("local", project.root)
     assert f"{P}:persistence.projectsPerUser: is not a known setting; did you mean 'projectsLimit'?" in message
+
+
+IMPLAUSIBLE = {
+    "a boolean for a count": (lambda c: c[f"{P}:gke"]["nodePools"]["user"].update(maxNodes=True),
+                              f"{P}:gke.nodePools.user.maxNodes: Input should be a valid integer, got True"),
+    "a billion nodes": (lambda c: c[f"{P}:gke"]["nodePools"]["user"].update(maxNodes=10**9),
+                        f"{P}:gke.nodePools.user.maxNodes: Input should be less than or equal to 1000"),
+    "a 10^30 GB disk": (lambda c: c[f"{P}:gke"]["nodePools"]["core"].update(diskSizeGb=10**30),
+                        f"{P}:gke.nodePools.core.diskSizeGb: Input should be less than or equal to 65536"),
+    "a volume of 0": (lambda c: c.update({f"{P}:storage": {"userHomeSize": "0"}}),
+                      f"{P}:storage.userHomeSize: '0' is out of range: expected from 1Gi to 64Ti"),
+    "a volume of 999999Ti": (lambda c: c.update({f"{P}:storage": {"userHomeSize": "999999Ti"}}),
+                             "'999999Ti' is out of range: expected from 1Gi to 64Ti"),
+    "no memory": (lambda c: c.update({f"{P}:servers": {"memoryGuarantee": "0", "memoryLimit": "0"}}),
+                  f"{P}:servers.memoryLimit: '0' is out of range: expected from 64Mi to 4Ti"),
+    "100,000 projects a user": (lambda c: c[f"{P}:persistence"].update(projectsLimit=100_000),
+                                f"{P}:persistence.projectsLimit: Input should be less than or equal to 100"),
+    "a number where text is expected": (
+        lambda c: c[f"{P}:gke"].update(minMasterVersion=1.30),
+        f"{P}:gke.minMasterVersion: Input should be a valid string, got 1.3 (YAML reads it as a number: quote it"),
+    "an internationalised domain": (lambda c: c[f"{P}:domains"].update(hub="hub.bücher.example"),
+                                    f"{P}:domains.hub: 'hub.bücher.example' is not valid: write an "
+                                    "internationalised domain in its ASCII (xn--) form"),
+    "a typo in the namespace": (lambda c: c.update({"persistent-binderhb:servers": {"cpuLimit": 4}}),
+                                "persistent-binderhb:servers: 'persistent-binderhb' is not a known namespace, so "
+                                "this setting would be ignored; did you mean 'persistent-binderhub:'?"),
+}
+
+
+@pytest.mark.parametrize("case", IMPLAUSIBLE)
+def test_implausible_values_and_unknown_namespaces_are_refused(project, case):
+    breaks, expected = IMPLAUSIBLE[case]
+    config = project.config("example-gke")
+    breaks(config)
+    project.write_config("example-gke", config)
+    assert expected in refusal("example-gke", project.root)
+
+
+def test_a_harbor_sharing_the_hubs_domain_is_refused(project):
+    config = project.config("example-magnum")
+    config[f"{P}:registry"]["harbor"]["hostname"] = config[f"{P}:domains"]["hub"]
+    project.write_config("example-magnum", config)
+    assert f"{P}:registry.harbor.hostname: is the hub's or BinderHub's domain" in refusal(
+        "example-magnum", project.root)
+
+
+def test_provider_namespaces_stay_allowed(project, offline):
+    config = project.config("local")
+    config["kubernetes:enableServerSideApply"] = "true"
+    project.write_config("local", config)
+    assert offline("local", project.root).resources
