@@ -19,7 +19,7 @@ STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup up preview render diff secrets-create secrets-edit secrets-check test test-deps \
+.PHONY: help setup up preview stack-init render diff secrets-create secrets-edit secrets-check test test-deps \
         test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
@@ -37,6 +37,9 @@ up: $(READY) ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt)
 
 preview: $(READY) ## show what pulumi up would change on STACK
 	tools/pulumi.sh preview "$(STACK)" --diff $(ARGS)
+
+stack-init: ## create STACK in the state backend make up uses (once, for a stack of your own)
+	tools/pulumi.sh init "$(STACK)" $(ARGS)
 
 render: $(READY) ## render STACK offline into OUT (default render/STACK): no cloud, no Pulumi CLI
 	$(BIN)/python -m tools.render "$(STACK)" --out "$(OUT)"

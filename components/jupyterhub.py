@@ -175,12 +175,14 @@ def _authenticator(auth: Auth, secrets: StackSecrets, callback: str) -> dict:
             "scope": ["read:org"]}}
     if auth.type == "oidc":
         oidc = auth.oidc
-        # Keycloak-style endpoints under the issuer (OpenID Connect discovery names the same)
-        base = oidc.issuer_url.rstrip("/") + "/protocol/openid-connect"
+        # The provider's own endpoints where the settings name them; Keycloak's layout otherwise.
+        keycloak = oidc.issuer_url.rstrip("/") + "/protocol/openid-connect"
         return {**common, "GenericOAuthenticator": {
             "client_id": oidc.client_id, "client_secret": secrets["oauth_client_secret"],
-            "oauth_callback_url": callback, "authorize_url": f"{base}/auth", "token_url": f"{base}/token",
-            "userdata_url": f"{base}/userinfo", "scope": list(oidc.scopes), "username_claim": oidc.username_claim,
+            "oauth_callback_url": callback, "authorize_url": oidc.authorize_url or f"{keycloak}/auth",
+            "token_url": oidc.token_url or f"{keycloak}/token",
+            "userdata_url": oidc.userdata_url or f"{keycloak}/userinfo",
+            "scope": list(oidc.scopes), "username_claim": oidc.username_claim,
             "allowed_groups": list(oidc.allowed_groups), "allow_all": oidc.allow_all,
             "claim_groups_key": "groups"}}
     # dummy: the `local` stack only (the settings refuse it elsewhere); any name signs in

@@ -3,12 +3,13 @@
 # without any Pulumi login, state goes to a local file backend in .pulumi-state/ (for
 # this command only; your Pulumi login elsewhere is never changed); the local and
 # example stacks are created on first use, with an empty passphrase for `local`.
+# `init` creates another stack, once, in that same backend.
 #
-#   tools/pulumi.sh up|preview STACK [pulumi arguments...]
+#   tools/pulumi.sh up|preview|init STACK [pulumi arguments...]
 set -euo pipefail
 
-if [[ $# -lt 2 || ! $1 =~ ^(up|preview)$ ]]; then
-  echo "usage: tools/pulumi.sh up|preview STACK [pulumi arguments...]" >&2
+if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init)$ ]]; then
+  echo "usage: tools/pulumi.sh up|preview|init STACK [pulumi arguments...]" >&2
   exit 2
 fi
 action=$1
@@ -46,6 +47,9 @@ if [[ $backend == file://* && -z ${PULUMI_CONFIG_PASSPHRASE+set} && -z ${PULUMI_
   fi
 fi
 
+if [[ $action == init ]]; then
+  exec pulumi stack init --non-interactive "$stack" "$@"
+fi
 if [[ $stack == local || $stack == example-* ]]; then
   pulumi stack select --create --non-interactive "$stack"
 elif ! pulumi stack select --non-interactive "$stack"; then

@@ -73,6 +73,11 @@ class GithubAuth(Model):
 class OidcAuth(Model):
     client_id: NonEmpty = Field(description="the OpenID Connect client id (its secret is in SOPS)")
     issuer_url: HttpsUrl = Field(description="the issuer URL, such as https://sso.example.org/realms/binder")
+    # The provider's endpoints, as its discovery document (<issuer>/.well-known/openid-configuration)
+    # names them; unset, Keycloak's layout under the issuer (<issuer>/protocol/openid-connect/...).
+    authorize_url: HttpsUrl | None = None
+    token_url: HttpsUrl | None = None
+    userdata_url: HttpsUrl | None = None
     username_claim: NonEmpty = "preferred_username"
     scopes: list[NonEmpty] = ["openid", "profile", "email"]
     allowed_groups: list[NonEmpty] = []

@@ -15,7 +15,7 @@ FAKE_PULUMI = """#!/usr/bin/env bash
 echo "$* backend=${PULUMI_BACKEND_URL-unset} passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}" >> "$FAKE_PULUMI_LOG"
 case "$1" in
   whoami) echo "Backend URL: ${PULUMI_BACKEND_URL:-https://api.pulumi.com}" ;;
-  stack) [[ $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
+  stack) [[ $2 == init || $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
 esac
 """
 LOGGED_IN = '{"current": "https://api.pulumi.com", "accounts": {}}'
@@ -94,3 +94,10 @@ def test_usage_error(tmp_path):
     result = _run(tmp_path, "destroy", "local")
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_init_creates_a_stack_in_the_backend_make_up_uses(tmp_path):
+    result = _run(tmp_path, "init", "prod", PULUMI_CONFIG_PASSPHRASE="pass")
+    assert result.returncode == 0, result.stderr
+    backend = f"file://{tmp_path / 'checkout'}/.pulumi-state"
+    assert _calls(tmp_path)[-1] == f"stack init --non-interactive prod backend={backend} passphrase=pass"
