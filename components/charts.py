@@ -1,7 +1,7 @@
 """Helm charts, installed with kubernetes.helm.v4.Chart at the versions of components/chart_versions.py.
 
 helm.v4.Chart shows each object in `pulumi preview` and lets policies see it; it skips
-Helm hooks and has no `lookup` (see ARCHITECTURE.md), which the values account for.
+Helm hooks and has no `lookup` (docs/architecture.md), which the values account for.
 """
 
 from __future__ import annotations
