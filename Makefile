@@ -76,7 +76,7 @@ lint: $(READY) test-deps ## ruff on the Python code, shellcheck on the scripts
 	shellcheck tools/*.sh .ci/run components/platforms/kubeadm/*.sh
 	shellcheck --shell=sh hub/persistent_binderhub/volume-maintenance.sh hub/persistent_binderhub/seed-project.sh components/harbor-setup.sh
 
-bench: $(READY) ## time the offline render of each example stack against a minimal program
+bench: $(READY) ## time the offline render of each example stack against its floor (target: 1.3x)
 	$(BIN)/python -m tools.bench
 
 bench-hub: $(READY) test-deps ## time the home page and the projects API for a user with 50 projects
