@@ -6,6 +6,7 @@
     python -m tools.secrets add-recipient STACK AGE_PUBLIC_KEY
     python -m tools.secrets remove-recipient STACK AGE_PUBLIC_KEY
     python -m tools.secrets rotate STACK
+    python -m tools.secrets --project-dir DIR ...   # the .sops.yaml, stacks/ and secrets/ of another checkout
 
 Who may decrypt a stack's file is kept in `.sops.yaml` (one creation rule per
 stack); this command keeps the rule and the file's data key in step. Every
@@ -268,7 +269,10 @@ def main(argv: list[str] | None = None, project_dir: Path = REPO) -> int:
     command("rotate", "re-encrypt every value with a new data key")
     command("add-recipient", "let an age key decrypt the file").add_argument("recipient")
     command("remove-recipient", "stop an age key from decrypting the file").add_argument("recipient")
+    parser.add_argument("--project-dir", type=Path, default=project_dir,
+                        help="the directory holding .sops.yaml, stacks/ and secrets/ (default: this repository)")
     args = parser.parse_args(argv)
+    project_dir = args.project_dir
     try:
         stack = check_stack_name(args.stack)
         if args.command == "create":
