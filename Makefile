@@ -19,7 +19,7 @@ STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup up preview stack-init render diff secrets-create secrets-edit secrets-check test test-deps \
+.PHONY: help setup up preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
         test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
@@ -59,7 +59,10 @@ secrets-check: $(READY) ## decrypt and check secrets/STACK.sops.yaml as the prog
 test-deps: ## install the system packages the tests need (apt: chromium, npm, shellcheck, libpq-dev)
 	@tools/install-test-deps.sh
 
-test: $(READY) test-deps ## run the whole test suite
+chart-data: $(READY) ## fetch and verify the pinned charts' schemas and defaults (offline: CHART_DATA=<folder>)
+	$(BIN)/python -m tools.chart_data $(if $(CHART_DATA),--from "$(CHART_DATA)")
+
+test: $(READY) test-deps chart-data ## run the whole test suite (offline: make test CHART_DATA=<folder>)
 	$(BIN)/python -m pytest
 
 test-hub-image: test-deps $(HUB_READY) ## the hub tests again, with the hub image's packages

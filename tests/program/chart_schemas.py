@@ -1,21 +1,28 @@
-"""Chart values against the upstream JSON Schemas in ../shared/chart-schemas/, as Helm checks them."""
+"""Chart values against the charts' own JSON Schemas and defaults, as Helm checks them.
+
+The schemas and defaults come from the chart packages of the pinned versions, fetched and verified
+by `python -m tools.chart_data` (which `make test` runs) into .chart-cache/.
+"""
 
 from __future__ import annotations
 
 import json
 
 import jsonschema
+import pytest
 import yaml
 from jsonschema.validators import validator_for
 
-from components.chart_versions import CHARTS
-from tools.offline import REPO
+from tools import chart_data
 
-SCHEMAS = REPO.parent / "shared" / "chart-schemas"
-# The file name stem of a chart's schema and defaults: chart and pinned version, except for
-# binderhub-service, whose dev release the reference data stores without it.
-FILES = {name: name if name == "binderhub-service" else f"{name}-{CHARTS[name].version}"
-         for name in ("jupyterhub", "binderhub-service", "cert-manager", "traefik")}
+if chart_data.missing():
+    pytest.exit(f"the chart schemas and defaults of {', '.join(chart_data.missing())} are not in "
+                f"{chart_data.CACHE}: {chart_data.HOW_TO_GET}", returncode=2)
+
+
+def defaults(chart: str) -> dict:
+    """The chart's default values."""
+    return yaml.safe_load((chart_data.cached(chart) / "values.yaml").read_text())
 
 
 def merged(base: dict, over: dict) -> dict:
@@ -33,9 +40,7 @@ def merged(base: dict, over: dict) -> dict:
 
 def schema_errors(chart: str, values: dict) -> list[str]:
     """Every schema violation of `values` merged over the chart's defaults ([] when valid)."""
-    stem = FILES[chart]
-    schema = json.loads((SCHEMAS / f"{stem}.values.schema.json").read_text())
-    defaults = yaml.safe_load((SCHEMAS / f"{stem}.values.yaml").read_text())
+    schema = json.loads((chart_data.cached(chart) / "values.schema.json").read_text())
     validator = validator_for(schema, default=jsonschema.Draft7Validator)(schema)
-    errors = validator.iter_errors(merged(defaults, values))
+    errors = validator.iter_errors(merged(defaults(chart), values))
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from tests.program.chart_schemas import FILES, SCHEMAS, schema_errors
+from tests.program.chart_schemas import defaults, schema_errors
 from tests.program.conftest import release
 from tools.offline import CHART_TYPE, OfflineRun, run_program
 
@@ -207,16 +206,14 @@ def test_issuers_wait_for_the_webhook_to_have_its_ca(ingress_run, stack):
 def test_values_pass_the_upstream_schema_and_use_known_keys(ingress_run, stack, release):
     values = _chart(ingress_run(stack), release)
     assert schema_errors(release, values) == []
-    defaults = yaml.safe_load((SCHEMAS / f"{FILES[release]}.values.yaml").read_text())
-    assert set(_unknown_keys(values, defaults)) <= OPEN_KEYS
+    assert set(_unknown_keys(values, defaults(release))) <= OPEN_KEYS
 
 
 def test_a_misplaced_key_the_schema_lets_through_is_caught():
     # Before traefik chart 40 the Service type was `service.type`; the schema still accepts it.
     misplaced = {"service": {"type": "NodePort"}}
-    defaults = yaml.safe_load((SCHEMAS / f"{FILES['traefik']}.values.yaml").read_text())
     assert schema_errors("traefik", misplaced) == []
-    assert _unknown_keys(misplaced, defaults) == ["service.type"]
+    assert _unknown_keys(misplaced, defaults("traefik")) == ["service.type"]
 
 
 def test_an_existing_ingress_class_replaces_traefik(project):
