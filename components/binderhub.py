@@ -17,7 +17,7 @@ from components.cluster import HUB_NAMESPACE, Cluster, RegistryAccess
 from components.component import FROM_ROOT, Component
 from components.endpoints import Endpoints
 from components.ingress import Ingress
-from components.jupyterhub import BINDER_CLIENT_ID, ingress_values
+from components.jupyterhub import BINDER_CLIENT_ID, HUB_LOCAL_URL, ingress_values
 from components.secrets import StackSecrets
 from components.settings import Binder, Charts, Settings
 
@@ -63,7 +63,8 @@ def binderhub_values(args: BinderHubArgs) -> dict:
     config = {
         "BinderHub": {
             "base_url": "/",
-            "hub_url": hub_url,
+            "hub_url": hub_url,  # where browsers are sent to their servers
+            "hub_url_local": HUB_LOCAL_URL,  # where BinderHub itself talks to the hub
             "badge_base_url": binder_url,
             "enable_api_only_mode": False,
             "auth_enabled": True,
@@ -90,7 +91,9 @@ def binderhub_values(args: BinderHubArgs) -> dict:
         "extraEnv": [
             {"name": "JUPYTERHUB_API_TOKEN",
              "valueFrom": {"secretKeyRef": {"name": "hub", "key": "hub.services.binder.apiToken"}}},
-            {"name": "JUPYTERHUB_API_URL", "value": f"{hub_url}hub/api"},
+            # The API in the cluster (the binderhub pod carries the label the hub's network policy
+            # admits); the public URLs only where a browser follows them.
+            {"name": "JUPYTERHUB_API_URL", "value": f"{HUB_LOCAL_URL}hub/api"},
             {"name": "JUPYTERHUB_BASE_URL", "value": hub_url},
             {"name": "JUPYTERHUB_CLIENT_ID", "value": BINDER_CLIENT_ID},
             {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{binder_url}oauth_callback"},

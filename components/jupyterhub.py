@@ -25,6 +25,9 @@ from components.settings import Auth, Charts, HubDatabase, Persistence, Servers,
 HUB_PACKAGE = Path(__file__).resolve().parent.parent / "hub" / "persistent_binderhub"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"  # on the hub's sys.path in the z2jh image
 BINDER_CLIENT_ID = "service-binder"
+# The hub's own Service (named `hub` with no release prefix: fullnameOverride ""), where services
+# in the cluster reach its API without leaving the cluster or depending on DNS.
+HUB_LOCAL_URL = "http://hub:8081/"
 NETWORK_TOOLS_IMAGE = "quay.io/jupyterhub/k8s-network-tools"  # tagged with the z2jh chart's version
 HOME_MOUNT_PATH = "/home/jovyan"  # where the chart mounts the user volume, and what the spawner seeds from
 _AUTHENTICATORS = {"github": "github", "oidc": "generic-oauth", "dummy": "dummy"}

@@ -250,6 +250,7 @@ class Hub:
     projects_limit: int
     log_file: Path
     kubernetes: FakeKubernetes
+    local_api_url: str  # the hub's API on its own port, as services in the cluster reach it (not the proxy)
     _tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -408,8 +409,9 @@ def _wait_until_up(hub: Hub, hub_port: int, processes: list[subprocess.Popen]) -
 
 @contextlib.contextmanager
 def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[str, ...] = (),
-                base_url: str = "/", projects_limit: int = 5) -> Iterator[Hub]:
-    """Seed `users` (admins too) into a new database in `directory`, start proxy and hub, yield the Hub."""
+                base_url: str = "/", projects_limit: int = 5, extra_config: str = "") -> Iterator[Hub]:
+    """Seed `users` (admins too) into a new database in `directory`, start proxy and hub, yield the Hub.
+    `extra_config` is added to the hub's configuration (services, roles)."""
     assert base_url.startswith("/")
     assert base_url.endswith("/")
     chp = ensure_proxy_installed()
@@ -430,7 +432,7 @@ def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[st
         (directory / "jupyterhub_config.py").write_text(_config(
             base_url=base_url, db_url=db_url, proxy_port=proxy_port, proxy_api_port=proxy_api_port,
             hub_port=hub_port, proxy_token=proxy_token, users=sorted(users), admins=sorted(admins),
-            projects_limit=projects_limit, pod_port=kubernetes.port))
+            projects_limit=projects_limit, pod_port=kubernetes.port) + extra_config)
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(HUB_PACKAGE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]),
@@ -458,7 +460,7 @@ def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[st
         processes.append(hub_process)
         hub = Hub(url=f"http://127.0.0.1:{proxy_port}{base_url}", base_url=base_url, db_url=db_url,
                   directory=directory, projects_limit=projects_limit, log_file=log_file,
-                  kubernetes=kubernetes)
+                  kubernetes=kubernetes, local_api_url=f"http://127.0.0.1:{hub_port}{base_url}hub/api")
         _wait_until_up(hub, hub_port, processes)
         yield hub
         for process in processes:

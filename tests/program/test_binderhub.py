@@ -30,13 +30,16 @@ def test_binderhub_reaches_the_hub_as_its_service(binders, stack):
     binder = values["config"]["BinderHub"]
     assert binder["enable_api_only_mode"] is False
     assert binder["auth_enabled"] is True
-    assert binder["hub_url"] == hub
+    assert binder["hub_url"] == hub  # where browsers go
+    # BinderHub itself talks to the hub's own Service, in the cluster, whatever DNS says
+    assert binder["hub_url_local"] == "http://hub:8081/"
     assert binder["badge_base_url"] == run.outputs["binderUrl"]
     assert binder["image_prefix"] == run.outputs["imagePrefix"]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in values["extraEnv"]}
     assert env == {
         "JUPYTERHUB_API_TOKEN": {"secretKeyRef": {"name": "hub", "key": "hub.services.binder.apiToken"}},
-        "JUPYTERHUB_API_URL": f"{hub}hub/api", "JUPYTERHUB_BASE_URL": hub, "JUPYTERHUB_CLIENT_ID": "service-binder",
+        "JUPYTERHUB_API_URL": "http://hub:8081/hub/api", "JUPYTERHUB_BASE_URL": hub,
+        "JUPYTERHUB_CLIENT_ID": "service-binder",
         "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{run.outputs['binderUrl']}oauth_callback"}
     assert values["service"]["type"] == "ClusterIP"
     assert values["networkPolicy"]["enabled"] is True
