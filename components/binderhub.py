@@ -58,8 +58,7 @@ class BinderHub(Component):
 def binderhub_values(args: BinderHubArgs) -> dict:
     hub_url, binder_url = args.endpoints.hub_url, args.endpoints.binder_url
     cluster, secrets, registry = args.cluster, args.secrets, args.registry
-    # Without a registry (a local cluster), images stay on the node that built them.
-    use_registry = bool(registry.url)
+    credentials = {"username": registry.username, "password": registry.password} if registry.username else {}
     config = {
         "BinderHub": {
             "base_url": "/",
@@ -70,15 +69,13 @@ def binderhub_values(args: BinderHubArgs) -> dict:
             "auth_enabled": True,
             "image_prefix": registry.image_prefix,
             # buildPodsRegistryCredentials count only with use_registry set in the values themselves
-            "use_registry": use_registry,
+            "use_registry": True,
         },
         "RepoProvider": {"banned_specs": list(args.binder.banned_specs),
                          "allowed_specs": list(args.binder.allowed_specs)},
         "KubernetesBuildExecutor": {"node_selector": cluster.build.node_selector},
     }
-    if use_registry:
-        config["DockerRegistry"] = {"url": registry.url, "username": registry.username,
-                                    "password": registry.password}
+    config["DockerRegistry"] = {"url": registry.url, **credentials}
     if secrets.get("github_api_token") is not None:
         config["GitHubRepoProvider"] = {"access_token": secrets["github_api_token"]}
     values = {
@@ -87,7 +84,10 @@ def binderhub_values(args: BinderHubArgs) -> dict:
         "networkPolicy": {"enabled": True},
         "ingress": ingress_values(args.ingress, args.endpoints.binder_host, "binder-tls"),
         **cluster.core.chart_values(),
-        "dockerApi": cluster.build.chart_values(),
+        "dockerApi": {**cluster.build.chart_values(),
+                      # docker-api pushes to a plain-HTTP registry only when told it may
+                      **({"extraArgs": [f"--insecure-registry={registry.image_prefix.split('/')[0]}"]}
+                         if registry.plain_http else {})},
         "extraEnv": [
             {"name": "JUPYTERHUB_API_TOKEN",
              "valueFrom": {"secretKeyRef": {"name": "hub", "key": "hub.services.binder.apiToken"}}},
@@ -99,9 +99,8 @@ def binderhub_values(args: BinderHubArgs) -> dict:
             {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{binder_url}oauth_callback"},
         ],
     }
-    if use_registry:
-        values["buildPodsRegistryCredentials"] = {"server": registry.url, "username": registry.username,
-                                                  "password": registry.password}
+    if credentials:
+        values["buildPodsRegistryCredentials"] = {"server": registry.url, **credentials}
     return values
 
 

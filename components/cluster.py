@@ -50,6 +50,7 @@ class RegistryAccess:
     username: pulumi.Input[str] | None = None
     password: pulumi.Output[str] | None = None  # always a Pulumi secret
     pull_secret: bool = False  # user pods pull with a pull secret (nodes cannot pull on their own)
+    plain_http: bool = False  # it speaks plain HTTP (a laptop's registry on the cluster's own network)
     # NetworkPolicy egress rules that let builds push, where the chart's own policy (public
     # addresses only) would block them: Harbor in this cluster, behind the ingress.
     push_egress: tuple[dict, ...] = ()

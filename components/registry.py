@@ -4,7 +4,8 @@ secret user pods pull its private images with.
 - artifact-registry: the platform's own (GKE makes it, see components/platforms/gke.py);
 - harbor: Harbor in the cluster, behind the ingress (components/harbor.py);
 - external: any registry, its password in the stack's SOPS file;
-- none: a local cluster (kind, minikube) that uses images loaded into its nodes.
+- local: a plain-HTTP registry on a laptop cluster's own network (kind's local registry, which
+  `make up STACK=local` runs), reached by builds and nodes alike.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def choose_registry(settings: Settings, secrets: StackSecrets, cluster: Cluster,
         # Before its component existed, Harbor was a child of the platform's: the alias keeps it in place.
         return Harbor("harbor", HarborArgs.of(settings, secrets, cluster, ingress), pulumi.ResourceOptions(
             provider=cluster.provider, depends_on=ingress.ready, aliases=[pulumi.Alias(parent=cluster)])).access
-    return RegistryAccess(url="", image_prefix="binder-local/")
+    local = registry.local
+    return RegistryAccess(url=f"http://{local.host}", image_prefix=f"{local.host}/binder-", plain_http=True,
+                          push_egress=({"to": [{"ipBlock": {"cidr": local.network}}],
+                                        "ports": [{"port": int(local.host.rpartition(":")[2] or 80),
+                                                   "protocol": "TCP"}]},))
 
 
 @dataclass(frozen=True)

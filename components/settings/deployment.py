@@ -11,6 +11,7 @@ from components.settings.platforms import Existing, Gke, Kubeadm, Magnum
 from components.settings.stack import LOCAL_STACK
 from components.settings.values import (
     ChartVersion,
+    Cidr,
     Domain,
     Email,
     HttpsUrl,
@@ -125,14 +126,23 @@ class ExternalRegistry(Model):
     image_prefix: NonEmpty = Field(description="where built images go, such as registry.example.org/binder/")
 
 
+class LocalRegistry(Model):
+    """A registry on the cluster's own network over plain HTTP: the one `make up STACK=local` runs
+    beside its kind cluster (kind's local-registry setup), which builds push to and nodes pull from."""
+
+    host: NonEmpty = "kind-registry:5000"  # as builds and the nodes' containerd reach it
+    network: Cidr = "172.16.0.0/12"  # where its address lies (Docker's networks): builds may push there
+
+
 class Registry(OneBlockPerChoice):
     SELECTOR = "type"
 
-    type: Literal["artifact-registry", "harbor", "external", "none"] = Field(
-        description="artifact-registry (GKE), harbor, external or none (local images, existing clusters)")
+    type: Literal["artifact-registry", "harbor", "external", "local"] = Field(
+        description="artifact-registry (GKE), harbor, external or local (a laptop's kind registry)")
     artifact_registry: ArtifactRegistry | None = None
     harbor: HarborSettings | None = None
     external: ExternalRegistry | None = None
+    local: LocalRegistry | None = None
 
 
 class Storage(Model):
@@ -207,9 +217,9 @@ class Settings(OneBlockPerChoice):
     def _consistent(self) -> Settings:
         if self.registry.type == "artifact-registry" and self.platform != "gke":
             raise SettingError("registry.type", "'artifact-registry' needs platform 'gke': use harbor or external")
-        if self.registry.type == "none" and self.platform != "existing":
-            raise SettingError("registry.type", "'none' works only on an existing cluster that can load "
-                                                "local images: use harbor or external")
+        if self.registry.type == "local" and self.platform != "existing":
+            raise SettingError("registry.type", "'local' (a plain-HTTP registry beside a laptop's cluster) is for "
+                                                "an existing cluster only: use harbor or external")
         if self.registry.type == "harbor" and self.registry.harbor.hostname in (self.domains.hub, self.domains.binder):
             raise SettingError("registry.harbor.hostname", "is the hub's or BinderHub's domain: Harbor needs a "
                                                           "domain of its own, such as registry.binder.example.org")

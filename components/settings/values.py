@@ -121,6 +121,12 @@ class Model(BaseModel):
                               validate_default=True, allow_inf_nan=False)
 
 
+def _all_defaults(annotation: Any) -> bool:
+    """Whether the block model in `annotation` (`X | None`) has a default for every field."""
+    models = [arg for arg in typing.get_args(annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+    return bool(models) and not any(field.is_required() for field in models[0].model_fields.values())
+
+
 class OneBlockPerChoice(Model):
     """A block whose `SELECTOR` field chooses among blocks beside it: exactly the chosen block is
     given, and no block of another choice. A choice's block is the field named after it
@@ -151,5 +157,7 @@ class OneBlockPerChoice(Model):
                     key, f"is the block for {selector} '{choice}', but {selector} is '{selected}': "
                          f"remove this block or set {selector} to '{choice}'")
             if not present and choice == selected:
-                raise SettingError(key, f"is required when {selector} is '{selected}'")
+                if not _all_defaults(cls.model_fields[field].annotation):
+                    raise SettingError(key, f"is required when {selector} is '{selected}'")
+                data = {**data, key: {}}  # a block whose every setting has a default may be left out
         return data

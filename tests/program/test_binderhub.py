@@ -62,10 +62,22 @@ def test_registry_credentials_are_secrets_and_builds_push(binders):
     assert gke_values["config"]["RepoProvider"]["banned_specs"] == ["^example-org/cryptominer.*"]
 
 
-def test_local_images_stay_on_the_node(binders):
-    _, values, _ = binders["local"]
-    assert values["config"]["BinderHub"]["use_registry"] is False
+def test_the_local_stack_pushes_to_the_registry_beside_its_cluster_over_plain_http(binders):
+    """On kind and k3d the nodes' containerd never sees docker-api's images: builds are pushed to
+    the kind registry, which the nodes pull from too."""
+    _, values, run = binders["local"]
+    binder = values["config"]["BinderHub"]
+    assert binder["use_registry"] is True
+    assert binder["image_prefix"] == "kind-registry:5000/binder-"
+    assert values["config"]["DockerRegistry"] == {"url": "http://kind-registry:5000"}  # no credentials
     assert "buildPodsRegistryCredentials" not in values
+    assert values["dockerApi"]["extraArgs"] == ["--insecure-registry=kind-registry:5000"]
+    (policy,) = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")  # to the registry's network
+    assert policy.inputs["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "172.16.0.0/12"}}],
+                                                "ports": [{"port": 5000, "protocol": "TCP"}]}]
+    (hub,) = [r for r in run.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "jupyterhub"]
+    assert hub.inputs["values"]["hub"]["config"]["PersistentBinderSpawner"]["allowed_image_prefixes"] == [
+        "kind-registry:5000/binder-"]
 
 
 def test_builds_run_on_build_nodes(binders):
@@ -87,5 +99,5 @@ def test_docker_api_may_push_to_harbor_at_the_ingress_address(binders):
         {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},
                  "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}],
          "ports": [{"port": 8443, "protocol": "TCP"}]}]
-    for stack in ("example-gke", "example-kubeadm", "local"):  # no registry in the cluster there
+    for stack in ("example-gke", "example-kubeadm"):  # no registry in the cluster there
         assert binders[stack][2].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []

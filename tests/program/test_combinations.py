@@ -23,7 +23,7 @@ REGISTRIES = {
     "external": {"type": "external", "external": {"url": "https://registry.combination.example.org",
                                                   "username": "push",
                                                   "imagePrefix": "registry.combination.example.org/b/"}},
-    "none": {"type": "none"},
+    "local": {"type": "local"},
 }
 AUTHS = {
     "github": {"type": "github", "github": {"clientId": "hub", "allowAll": True}},
@@ -64,9 +64,9 @@ def test_every_accepted_combination_renders(project):
     assert {(p, r) for p, r, *_ in rendered} == {
         ("gke", "artifact-registry"), ("gke", "harbor"), ("gke", "external"),
         ("magnum", "harbor"), ("magnum", "external"), ("kubeadm", "harbor"), ("kubeadm", "external"),
-        ("existing", "external"), ("existing", "none")}  # local has no TLS, which Harbor needs
-    assert ("existing", "none", "dummy", "sqlite", "traefik") in rendered
-    assert ("gke", "none", "github", "sqlite", "traefik") in refused
+        ("existing", "external"), ("existing", "local")}  # local has no TLS, which Harbor needs
+    assert ("existing", "local", "dummy", "sqlite", "traefik") in rendered
+    assert ("gke", "local", "github", "sqlite", "traefik") in refused
 
 
 @pytest.mark.parametrize("endpoints", [{}, {"authorizeUrl": "https://login.example.com/oauth2/v2.0/authorize",

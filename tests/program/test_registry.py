@@ -30,7 +30,8 @@ CHOICE = """
 
 
 @pytest.mark.parametrize(("stack", "expected"), [
-    ("local", {"url": "", "image_prefix": "binder-local/", "pull_secret": False, "push_rules": 0}),
+    ("local", {"url": "http://kind-registry:5000", "image_prefix": "kind-registry:5000/binder-",
+               "pull_secret": False, "push_rules": 1}),
     ("example-gke", {"url": "https://own.example.org", "image_prefix": "own.example.org/b-", "pull_secret": False,
                      "push_rules": 0}),
     ("example-kubeadm", {"url": "https://registry.lab.example.org", "image_prefix": "registry.lab.example.org/binder/",
