@@ -19,7 +19,7 @@ STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup up preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
+.PHONY: help setup up down preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
         test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
@@ -32,8 +32,23 @@ $(READY): requirements.txt
 
 setup: $(READY) ## create .venv with the pinned requirements
 
-up: $(READY) ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt)
+up: $(READY) ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt); local: makes a kind cluster if needed
+ifeq ($(STACK),local)
+	tools/local-cluster.sh ensure
+	tools/pulumi.sh up local $(ARGS)
+	tools/local-cluster.sh ready
+else
 	tools/pulumi.sh up "$(STACK)" $(ARGS)
+endif
+
+down: $(READY) ## destroy the local stack and delete its kind cluster (every local user's files), after a confirmation
+ifneq ($(STACK),local)
+	@echo "make down is for the local stack only (pulumi destroy --stack $(STACK) for another)" >&2; exit 2
+endif
+	@read -r -p "This deletes the local stack and its kind cluster, with every local user's files. Type yes: " answer; \
+	  [ "$$answer" = yes ] || { echo "nothing was deleted" >&2; exit 1; }
+	tools/pulumi.sh destroy local --yes
+	tools/local-cluster.sh delete
 
 preview: $(READY) ## show what pulumi up would change on STACK
 	tools/pulumi.sh preview "$(STACK)" --diff $(ARGS)

@@ -3,13 +3,13 @@
 # without any Pulumi login, state goes to a local file backend in .pulumi-state/ (for
 # this command only; your Pulumi login elsewhere is never changed); the local and
 # example stacks are created on first use, with an empty passphrase for `local`.
-# `init` creates another stack, once, in that same backend.
+# `init` creates another stack, once, in that same backend; `destroy` removes a stack's resources.
 #
-#   tools/pulumi.sh up|preview|init STACK [pulumi arguments...]
+#   tools/pulumi.sh up|preview|init|destroy STACK [pulumi arguments...]
 set -euo pipefail
 
-if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init)$ ]]; then
-  echo "usage: tools/pulumi.sh up|preview|init STACK [pulumi arguments...]" >&2
+if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy)$ ]]; then
+  echo "usage: tools/pulumi.sh up|preview|init|destroy STACK [pulumi arguments...]" >&2
   exit 2
 fi
 action=$1
