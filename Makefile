@@ -10,6 +10,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# pulumi, kind and kubectl, installed here on first use when they are not on PATH (tools/install_tool.py)
+TOOLS_BIN := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS_BIN):$(PATH)
 READY := $(VENV)/.ready
 # The hub image runs Python 3.12; use it when this machine has it.
 HUB_PYTHON ?= $(shell python3.12 -c pass >/dev/null 2>&1 && echo python3.12 || echo python3)
@@ -19,7 +22,7 @@ STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup up down preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
+.PHONY: help setup cli-tools up down down-confirmed preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
         test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
@@ -32,7 +35,10 @@ $(READY): requirements.txt
 
 setup: $(READY) ## create .venv with the pinned requirements
 
-up: $(READY) ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt); local: makes a kind cluster if needed
+cli-tools: $(READY)
+	$(BIN)/python -m tools.install_tool pulumi $(if $(filter local,$(STACK)),kind kubectl)
+
+up: $(READY) cli-tools ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt); local: makes a kind cluster if needed
 ifeq ($(STACK),local)
 	tools/local-cluster.sh ensure
 	tools/pulumi.sh up local $(ARGS)
@@ -41,19 +47,21 @@ else
 	tools/pulumi.sh up "$(STACK)" $(ARGS)
 endif
 
-down: $(READY) ## destroy the local stack and delete its kind cluster (every local user's files), after a confirmation
+down: $(READY) down-confirmed cli-tools ## destroy the local stack and delete its kind cluster (every local user's files), after a confirmation
+	tools/pulumi.sh destroy local --yes
+	tools/local-cluster.sh delete
+
+down-confirmed:
 ifneq ($(STACK),local)
 	@echo "make down is for the local stack only (pulumi destroy --stack $(STACK) for another)" >&2; exit 2
 endif
 	@read -r -p "This deletes the local stack and its kind cluster, with every local user's files. Type yes: " answer; \
 	  [ "$$answer" = yes ] || { echo "nothing was deleted" >&2; exit 1; }
-	tools/pulumi.sh destroy local --yes
-	tools/local-cluster.sh delete
 
-preview: $(READY) ## show what pulumi up would change on STACK
+preview: $(READY) cli-tools ## show what pulumi up would change on STACK
 	tools/pulumi.sh preview "$(STACK)" --diff $(ARGS)
 
-stack-init: ## create STACK in the state backend make up uses (once, for a stack of your own)
+stack-init: cli-tools ## create STACK in the state backend make up uses (once, for a stack of your own)
 	tools/pulumi.sh init "$(STACK)" $(ARGS)
 
 render: $(READY) ## render STACK offline into OUT (default render/STACK): no cloud, no Pulumi CLI

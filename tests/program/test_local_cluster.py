@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -139,7 +138,9 @@ def test_delete_removes_the_cluster_and_the_registry(host):
 
 
 def test_make_down_asks_first_and_deletes_nothing_without_a_yes(tmp_path):
-    result = subprocess.run(["make", "-s", "down", "STACK=local"], cwd=REPO, input="no\n", capture_output=True,
+    make = shutil.which("make")
+    assert make, "make is missing"
+    result = subprocess.run([make, "-s", "down", "STACK=local"], cwd=REPO, input="no\n", capture_output=True,
                             text=True, check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode != 0
     assert "nothing was deleted" in result.stderr

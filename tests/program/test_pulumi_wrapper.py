@@ -91,9 +91,15 @@ def test_other_stacks_on_a_file_backend_need_a_passphrase(tmp_path):
 
 
 def test_usage_error(tmp_path):
-    result = _run(tmp_path, "destroy", "local")
+    result = _run(tmp_path, "refresh", "local")
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_destroy_goes_through_the_same_backend(tmp_path):
+    result = _run(tmp_path, "destroy", "local", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _calls(tmp_path)[-1].startswith("destroy --stack local --yes backend=file://")
 
 
 def test_init_creates_a_stack_in_the_backend_make_up_uses(tmp_path):
