@@ -41,10 +41,10 @@ def choose_registry(settings: Settings, secrets: StackSecrets, cluster: Cluster,
         return Harbor("harbor", HarborArgs.of(settings, secrets, cluster, ingress), pulumi.ResourceOptions(
             provider=cluster.provider, depends_on=ingress.ready, aliases=[pulumi.Alias(parent=cluster)])).access
     local = registry.local
+    port = int(local.host.partition(":")[2] or 80)  # plain HTTP: port 80 unless the host names one
     return RegistryAccess(url=f"http://{local.host}", image_prefix=f"{local.host}/binder-", plain_http=True,
                           push_egress=({"to": [{"ipBlock": {"cidr": local.network}}],
-                                        "ports": [{"port": int(local.host.rpartition(":")[2] or 80),
-                                                   "protocol": "TCP"}]},))
+                                        "ports": [{"port": port, "protocol": "TCP"}]},))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, create_model, model_validator
 
@@ -130,7 +130,8 @@ class LocalRegistry(Model):
     """A registry on the cluster's own network over plain HTTP: the one `make up STACK=local` runs
     beside its kind cluster (kind's local-registry setup), which builds push to and nodes pull from."""
 
-    host: NonEmpty = "kind-registry:5000"  # as builds and the nodes' containerd reach it
+    # host[:port], as builds and the nodes' containerd reach it
+    host: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")] = "kind-registry:5000"
     network: Cidr = "172.16.0.0/12"  # where its address lies (Docker's networks): builds may push there
 
 

@@ -70,3 +70,19 @@ def test_the_pull_secret_holds_the_registry_credentials(tmp_path):
     auth = base64.b64encode(b"robot:robot-secret").decode()
     assert json.loads(given) == {"auths": {"registry.example.org": {
         "username": "robot", "password": "robot-secret", "auth": auth}}}
+
+
+@pytest.mark.parametrize(("host", "port"), [("kind-registry:5000", 5000), ("registry.lan", 80)])
+def test_a_local_registry_without_a_port_is_plain_http_on_port_80(tmp_path, host, port):
+    run = run_alone(tmp_path, f"""
+        import pulumi
+        from components.registry import choose_registry
+        from components.secrets import StackSecrets
+        from tests.program.stand_ins import HandMadeCluster, HandMadeIngress, settings_of
+
+        settings = settings_of("local", lambda c: c["persistent-binderhub:registry"].update(local={{"host": {host!r}}}))
+        registry = choose_registry(settings, StackSecrets({{}}), HandMadeCluster(), HandMadeIngress())
+        pulumi.export("registry", {{"url": registry.url, "egress": list(registry.push_egress)}})
+    """)
+    assert run.outputs["registry"]["url"] == f"http://{host}"
+    assert run.outputs["registry"]["egress"][0]["ports"] == [{"port": port, "protocol": "TCP"}]
