@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +11,7 @@ import pytest
 import yaml
 
 from components.chart_versions import ChartSource
+from tests.program.archives import tar_gz
 from tools import chart_data
 
 SCHEMA = b'{"type": "object"}'
@@ -20,13 +19,8 @@ VALUES = b"replicas: 1\n"
 
 
 def _package(chart: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in (("Chart.yaml", b"name: x\n"), ("values.schema.json", SCHEMA), ("values.yaml", VALUES)):
-            info = tarfile.TarInfo(f"{chart}/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_gz({f"{chart}/Chart.yaml": b"name: x\n", f"{chart}/values.schema.json": SCHEMA,
+                   f"{chart}/values.yaml": VALUES})
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.program.archives import tar_gz
 from tools import install_tool
 from tools.install_tool import Tool
 
@@ -18,14 +17,8 @@ BINARY = b"#!/bin/sh\necho stand-in kind 0.30.0\n"
 
 
 def _archive() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name in ("pulumi", "pulumi-language-python"):
-            data = f"#!/bin/sh\necho {name}\n".encode()
-            info = tarfile.TarInfo(f"pulumi/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_gz({f"pulumi/{name}": f"#!/bin/sh\necho {name}\n".encode()
+                   for name in ("pulumi", "pulumi-language-python")})
 
 
 @pytest.fixture
