@@ -21,15 +21,14 @@ import io
 import shutil
 import sys
 import tarfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import yaml
 
 from components.chart_versions import CHARTS
 from components.errors import OperatorError
+from tools.download import DownloadError, fetch
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".chart-cache"
@@ -49,23 +48,18 @@ def missing(cache: Path = CACHE) -> list[str]:
     return [name for name in CHECKED if not all((cached(name, cache) / file).is_file() for file in FILES)]
 
 
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (the charts' https repositories)
-        return response.read()
-
-
 def download(name: str, cache: Path = CACHE) -> None:
     """Download chart `name`'s pinned package, verify its digest, keep it and its two files."""
     source = CHARTS[name]
     index_url = source.repository.rstrip("/") + "/index.yaml"
     try:
-        index = yaml.load(_get(index_url), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        index = yaml.load(fetch(index_url, timeout=60), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         versions = (index.get("entries") or {}).get(source.chart) or []
         (entry,) = [e for e in versions if e.get("version") == source.version]
-        package = _get(urllib.parse.urljoin(index_url, entry["urls"][0]))
-    except (urllib.error.URLError, OSError) as exc:
+        package = fetch(urllib.parse.urljoin(index_url, entry["urls"][0]))
+    except DownloadError as exc:
         raise OperatorError(f"chart {name} {source.version}: could not be downloaded from {source.repository} "
-                            f"({getattr(exc, 'reason', exc)}); {HOW_TO_GET}") from None
+                            f"({exc}); {HOW_TO_GET}") from None
     except (ValueError, KeyError, TypeError, AttributeError, IndexError, yaml.YAMLError):
         raise OperatorError(f"chart {name} {source.version}: {index_url} does not list it; {HOW_TO_GET}") from None
     actual = hashlib.sha256(package).hexdigest()

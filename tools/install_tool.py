@@ -11,7 +11,6 @@ internet, one message says what to install by hand. Exit 0 done, 2 not installed
 from __future__ import annotations
 
 import hashlib
-import http.client
 import io
 import os
 import platform
@@ -19,10 +18,10 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.download import DownloadError, fetch
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -61,15 +60,6 @@ class InstallError(Exception):
     """Why a tool could not be installed, and what to do instead."""
 
 
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 (the tools' official https releases)
-        try:
-            return response.read()
-        except http.client.IncompleteRead as exc:
-            raise InstallError(f"the download of {url} was cut off after {len(exc.partial)} bytes: run the "
-                               f"command again") from None
-
-
 def published_checksum(checksums: str, file_name: str) -> str:
     """The sha256 a release publishes for `file_name`: a bare hash, or `<hash>  <name>` lines."""
     for line in checksums.splitlines():
@@ -92,10 +82,10 @@ def install(name: str, tools_bin: Path = TOOLS_BIN) -> str:
         raise InstallError(f"{name} is not installed, and is fetched only for Linux on x86-64: {manually}")
     url = tool.download_url()
     try:
-        data = _get(url)
-        expected = published_checksum(_get(tool.checksums_url()).decode(), url.rsplit("/", 1)[-1])
-    except (urllib.error.URLError, OSError, UnicodeDecodeError) as exc:
-        raise InstallError(f"{name} {tool.version} could not be downloaded ({getattr(exc, 'reason', exc)}): "
+        data = fetch(url)
+        expected = published_checksum(fetch(tool.checksums_url()).decode(), url.rsplit("/", 1)[-1])
+    except (DownloadError, UnicodeDecodeError) as exc:
+        raise InstallError(f"{name} {tool.version} could not be downloaded ({exc}): "
                            f"{manually}") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
