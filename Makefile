@@ -22,8 +22,8 @@ STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup cli-tools up down down-confirmed preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
-        test-hub-image lint bench bench-hub lock
+.PHONY: help setup cli-tools local-cluster up down down-confirmed preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
+        test-live test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -37,6 +37,9 @@ setup: $(READY) ## create .venv with the pinned requirements
 
 cli-tools: $(READY)
 	$(BIN)/python -m tools.install_tool pulumi $(if $(filter local,$(STACK)),kind kubectl)
+
+local-cluster: cli-tools ## create the local stack's kind cluster and registry (make up STACK=local does it when needed)
+	tools/local-cluster.sh ensure
 
 up: $(READY) cli-tools ## deploy STACK with pulumi up (ARGS="--yes" to skip the prompt); local: makes a kind cluster if needed
 ifeq ($(STACK),local)
@@ -87,6 +90,9 @@ chart-data: $(READY) ## fetch and verify the pinned charts' schemas and defaults
 
 test: $(READY) test-deps chart-data ## run the whole test suite (offline: make test CHART_DATA=<folder>)
 	$(BIN)/python -m pytest
+
+test-live: $(READY) cli-tools ## the live suite against the deployed STACK, as its test user (see tests/live/conftest.py)
+	$(BIN)/python -m tools.live_test "$(STACK)" $(ARGS)
 
 test-hub-image: test-deps $(HUB_READY) ## the hub tests again, with the hub image's packages
 	$(HUB_VENV)/bin/python -m pytest tests/hub

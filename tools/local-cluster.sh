@@ -5,6 +5,7 @@
 #                                   # the kind cluster (tools/kind-cluster.yaml) and its registry
 #   tools/local-cluster.sh ready    # wait until the hub answers through the ingress, then say where
 #   tools/local-cluster.sh delete   # delete the kind cluster and its registry (every local user's files)
+#   tools/local-cluster.sh evidence DIR   # what went wrong, into DIR: events, resources, every pod's logs
 #
 # The registry is kind's local-registry setup: a registry:2 container named kind-registry on kind's
 # Docker network (builds push to kind-registry:5000, the nodes' containerd pulls from it over plain
@@ -93,9 +94,26 @@ delete() {
   say "The kind cluster $CLUSTER and its registry are gone."
 }
 
+# Everything is collected that can be: one missing piece (a pod gone meanwhile) never stops the rest.
+evidence() {
+  local dir=$1 namespace pod
+  mkdir -p "$dir/logs"
+  kubectl get events --all-namespaces --sort-by=.lastTimestamp >"$dir/events.txt" 2>&1 || true
+  kubectl get nodes,pods,pvc,services,ingresses --all-namespaces -o wide >"$dir/resources.txt" 2>&1 || true
+  kubectl describe pods --all-namespaces >"$dir/pods-described.txt" 2>&1 || true
+  kubectl get pods --all-namespaces --no-headers -o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name \
+    2>/dev/null | while read -r namespace pod; do
+    # init containers included: the project's volume preparation runs there
+    kubectl logs --namespace "$namespace" "$pod" --all-containers --prefix --tail=5000 \
+      >"$dir/logs/$namespace.$pod.log" 2>&1 || true
+  done
+  say "The local cluster's events, resources and pod logs are in $dir."
+}
+
 case ${1:-} in
   ensure) ensure ;;
   ready) ready ;;
   delete) delete ;;
-  *) say "usage: tools/local-cluster.sh ensure|ready|delete"; exit 2 ;;
+  evidence) [[ -n ${2:-} ]] || { say "usage: tools/local-cluster.sh evidence DIR"; exit 2; }; evidence "$2" ;;
+  *) say "usage: tools/local-cluster.sh ensure|ready|delete|evidence DIR"; exit 2 ;;
 esac

@@ -3,13 +3,14 @@
 # without any Pulumi login, state goes to a local file backend in .pulumi-state/ (for
 # this command only; your Pulumi login elsewhere is never changed); the local and
 # example stacks are created on first use, with an empty passphrase for `local`.
-# `init` creates another stack, once, in that same backend; `destroy` removes a stack's resources.
+# `init` creates another stack, once, in that same backend; `destroy` removes a stack's resources;
+# `output` prints a deployed stack's outputs (`pulumi stack output`).
 #
-#   tools/pulumi.sh up|preview|init|destroy STACK [pulumi arguments...]
+#   tools/pulumi.sh up|preview|init|destroy|output STACK [pulumi arguments...]
 set -euo pipefail
 
-if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy)$ ]]; then
-  echo "usage: tools/pulumi.sh up|preview|init|destroy STACK [pulumi arguments...]" >&2
+if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy|output)$ ]]; then
+  echo "usage: tools/pulumi.sh up|preview|init|destroy|output STACK [pulumi arguments...]" >&2
   exit 2
 fi
 action=$1
@@ -56,6 +57,9 @@ elif ! pulumi stack select --non-interactive "$stack"; then
   echo "error: stack $stack does not exist in $backend. If this is its first deployment," \
     "create it with: pulumi stack init $stack" >&2
   exit 1
+fi
+if [[ $action == output ]]; then
+  exec pulumi stack output --stack "$stack" "$@"
 fi
 # Steps that must run on every deployment (refreshing the kubeadm admin kubeconfig) take this as
 # a trigger; a preview shows them as it will run them.

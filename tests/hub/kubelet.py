@@ -18,10 +18,19 @@ setpriv when root, else as the current user (no namespace then).
 from __future__ import annotations
 
 import atexit
+import contextlib
+import itertools
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -35,8 +44,9 @@ SHELLS = {"dash": ["/usr/bin/dash"], "busybox": ["/usr/bin/busybox", "sh"]}
 TIMEOUT = 120  # seconds: a hung script fails its test instead of hanging it
 
 # Runs as root inside the container's new mount namespace: a list of operations (bind SOURCE
-# TARGET, creating TARGET if missing | tmpfs TARGET), then "--" and the container's command.
-# The mounts use the node's own tools, whatever PATH the container asked for.
+# TARGET | rbind SOURCE TARGET, with its submounts | tmpfs TARGET, each creating TARGET and its parents if missing |
+# link TARGET NAME, a symlink), then "--" and the container's command. The mounts
+# use the node's own tools, whatever PATH the container asked for.
 _MOUNT_SCRIPT = """
 container_path=$PATH
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -44,7 +54,9 @@ set -e
 while [ "$1" != -- ]; do
   case $1 in
     bind) mount --bind -o X-mount.mkdir "$2" "$3"; shift 3 ;;
-    tmpfs) mount -t tmpfs -o mode=0755 kubelet "$2"; shift 2 ;;
+    rbind) mount --rbind -o X-mount.mkdir "$2" "$3"; shift 3 ;;
+    tmpfs) mount -t tmpfs -o mode=0755,X-mount.mkdir kubelet "$2"; shift 2 ;;
+    link) ln -s "$2" "$3"; shift 3 ;;
   esac
 done
 shift
@@ -260,3 +272,208 @@ def _tool(name: str) -> str:
     path = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
     assert path, f"{name} is not installed (make test-deps)"
     return path
+
+
+# --- a pod's main container: the notebook server, as a process in a root of its own ----------
+
+# What a container gets of the node besides its volumes (its image's system, the runtime's
+# /dev, /proc and /sys): here the node's own, with the Python that runs jupyterhub-singleuser.
+SYSTEM_DIRS = ("/usr", "/etc", "/dev", "/proc", "/sys")
+PYTHON_PREFIXES = tuple(sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}))
+IMAGE_ENV = {"USER": "jovyan", "SHELL": "/bin/sh"}  # what a Binder image's configuration sets
+START_TIMEOUT = 60  # seconds until the server must answer
+STOP_TIMEOUT = 10  # the pod's grace period, then SIGKILL
+
+
+@dataclass
+class Container:
+    """A running main container: its process, and the folder its root was mounted on."""
+
+    process: subprocess.Popen
+    workdir: Path
+
+    def stop(self) -> int:
+        """Stops it as the kubelet does after the grace period; returns its exit code."""
+        stop_process(self.process, STOP_TIMEOUT)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.process.returncode
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop one process we started, and its process group: SIGTERM, then SIGKILL after TIMEOUT."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def start_container(node: Node, container: dict, pod_ip: str, log: Path) -> Container:
+    """Starts a pod's main container in a mount namespace of its own, as the notebook's uid.
+
+    Its root is an empty tmpfs holding the node's system folders, the Python that runs
+    jupyterhub-singleuser and the container's volume mounts at their mount paths, and
+    nothing else: of the user's volume it sees exactly what the pod mounts, at the paths a
+    real container would (the project's folder at /home/jovyan, the whole volume at
+    /projects). Its server listens on the pod's own IP (one loopback address per pod), as
+    a pod listens in its own network namespace.
+    """
+    assert os.geteuid() == 0, "the simulated cluster's pods need root (mount namespaces)"
+    image = container["image"]
+    assert image in node.images, f"image {image} was never built: the node cannot pull it"
+    mounts = sorted((_mount(node, m) for m in container.get("volumeMounts") or []), key=lambda m: len(m.path))
+    workdir = Path(tempfile.mkdtemp(prefix="kubelet-container-"))
+    root = workdir / "root"
+    root.mkdir()
+    operations = ["tmpfs", str(root)]
+    for entry in sorted(os.scandir("/"), key=lambda e: e.name):
+        if entry.is_symlink():  # /bin -> usr/bin and the like
+            operations += ["link", os.readlink(entry.path), f"{root}/{entry.name}"]
+    for folder in (*SYSTEM_DIRS, *(p for p in PYTHON_PREFIXES if not _within(p, "/usr"))):
+        operations += ["rbind", folder, f"{root}{folder}"]
+    operations += ["tmpfs", f"{root}/tmp"]
+    for mount in mounts:
+        operations += ["bind", str(mount.host), f"{root}{mount.path}"]
+    argv = [*(container.get("command") or []), *(container.get("args") or [])]
+    command = [_tool("unshare"), "--mount", "--propagation", "private", "--",
+               "/bin/sh", "-c", _MOUNT_SCRIPT, "kubelet-mounts", *operations, "--",
+               _tool("chroot"), str(root), *as_user(["/usr/bin/env", "-C", container.get("workingDir") or
+                                                    node.home_path, *argv])]
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, env=_server_environment(node, container, pod_ip), cwd="/",
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    return Container(process, workdir)
+
+
+def _server_environment(node: Node, container: dict, pod_ip: str) -> dict[str, str]:
+    env = {e["name"]: e.get("value") or "" for e in container.get("env") or []}
+    # The spawner binds to all addresses of the pod (0.0.0.0): here, that is the pod's own IP.
+    env["JUPYTERHUB_SERVICE_URL"] = env["JUPYTERHUB_SERVICE_URL"].replace("://0.0.0.0:", f"://{pod_ip}:")
+    return {**IMAGE_ENV, "HOME": node.home_path, "PATH": f"{sys.prefix}/bin:{NODE_PATH}", **env}
+
+
+# --- the node: each pod's life, from its init containers to its deletion --------------------
+
+
+class SimulatedNode:
+    """The one node of the simulated cluster: runs the pods FakeKubernetes is given.
+
+    Each pod runs in a thread of its own, as the kubelet would run it: its project init
+    containers in order (run_init_containers), then its main container (start_container),
+    and the pod is reported Running only once the server answers on the pod's IP. A failed
+    init container or a server that exits makes the pod Failed (restartPolicy Never: the
+    simulation does not retry). Volumes are claims: `provision(claim)` is the storage
+    class's provisioner, an empty folder under CLAIMS that outlives every pod.
+    """
+
+    def __init__(self, directory: Path, images: dict[str, Path]) -> None:
+        self.claims = directory / "claims"
+        self.logs = directory / "pods"
+        self.images = images  # what the stand-in BinderHub built: image -> the image's home
+        self.claims.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._containers: dict[str, Container] = {}
+        self._deleted: set[str] = set()
+        self._addresses = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def provision(self, claim: str) -> None:
+        """A new volume: an empty folder the notebook's uid owns (as the pod's fsGroup makes it)."""
+        volume = self.claims / claim
+        if not volume.exists():
+            volume.mkdir(mode=0o755)
+            give_to_user(volume)
+
+    def volume(self, claim: str) -> Path:
+        return self.claims / claim
+
+    def run(self, pod: dict, report: Callable[[dict], None]) -> None:
+        """Runs POD in the background; REPORT gets each new status of it."""
+        with self._lock:
+            self._deleted.discard(pod["metadata"]["name"])
+        threading.Thread(target=self._run, args=(pod, report), name=f"pod-{pod['metadata']['name']}",
+                         daemon=True).start()
+
+    def delete(self, name: str) -> None:
+        """Stops the pod's container (if it runs) and keeps it from starting (if it does not yet)."""
+        with self._lock:
+            self._deleted.add(name)
+            container = self._containers.pop(name, None)
+        if container:
+            container.stop()
+
+    def stop_all(self) -> None:
+        for name in list(self._containers):
+            self.delete(name)
+
+    def _run(self, pod: dict, report: Callable[[dict], None]) -> None:
+        name = pod["metadata"]["name"]
+        node = Node(volumes=self._volumes(pod), images=self.images)
+        results = run_init_containers(node, pod)
+        images = {c["name"]: c["image"] for c in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]}
+        init_statuses = [_container_status(r.name, images[r.name], {"terminated": {
+            "exitCode": r.returncode, "reason": "Error" if r.returncode else "Completed", "message": r.report}},
+            ready=not r.returncode) for r in results]
+        for result in results:
+            (self.logs / f"{name}.{result.name}.log").write_text(result.stdout + result.stderr)
+        notebook = pod["spec"]["containers"][0]
+        if any(r.returncode for r in results):
+            report(_status("Failed", init_statuses, _container_status(
+                notebook["name"], notebook["image"], {"waiting": {"reason": "PodInitializing"}}, ready=False)))
+            return
+        address = f"127.0.1.{next(self._addresses)}"
+        with self._lock:
+            if name in self._deleted:
+                return
+            container = self._containers[name] = start_container(node, notebook, address,
+                                                                  self.logs / f"{name}.log")
+        answered = _answers(container, address, notebook)
+        state = {"running": {"startedAt": now()}} if answered else {"terminated": {"exitCode": 1, "reason": "Error"}}
+        report(_status("Running" if answered else "Failed", init_statuses,
+                       _container_status(notebook["name"], notebook["image"], state, ready=answered), ip=address))
+
+    def _volumes(self, pod: dict) -> dict[str, Path]:
+        volumes = {}
+        for volume in pod["spec"].get("volumes") or []:
+            if "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                assert self.volume(claim).is_dir(), f"claim {claim} was never created: the pod cannot start"
+                volumes[volume["name"]] = self.volume(claim)
+        return volumes
+
+
+def _answers(container: Container, address: str, notebook: dict) -> bool:
+    """Whether the server answers on the pod's IP within START_TIMEOUT (while its process lives)."""
+    env = {e["name"]: e.get("value") or "" for e in notebook.get("env") or []}
+    url = f"http://{address}:{notebook['ports'][0]['containerPort']}{env['JUPYTERHUB_SERVICE_PREFIX']}api"
+    deadline = time.monotonic() + START_TIMEOUT
+    while container.process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer: the server is up
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _status(phase: str, init_statuses: list[dict], notebook: dict, ip: str | None = None) -> dict:
+    return {"phase": phase, "podIP": ip,
+            "conditions": [{"type": "Ready", "status": "True" if notebook["ready"] else "False"}],
+            "initContainerStatuses": init_statuses, "containerStatuses": [notebook]}
+
+
+def _container_status(name: str, image: str, state: dict, *, ready: bool) -> dict:
+    return {"name": name, "image": image, "imageID": "", "ready": ready, "restartCount": 0, "state": state}
+
+
+def now() -> str:
+    """The time as the Kubernetes API writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

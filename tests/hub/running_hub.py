@@ -9,25 +9,28 @@ tests/hub/package-lock.json) as its own process, as z2jh runs it in its own pod,
 in a temporary directory and is stopped on exit.
 
 KubeSpawner loads a kubeconfig when it is constructed. Every hub gets one that points
-at `FakeKubernetes`: a few lines of HTTP on 127.0.0.1 that answer the pod list and watch
-of KubeSpawner's pod reflector, and nothing else (no pod is ever created). A user
-seeded with `running=True` gets an `orm.Server` in the database and a pod in that fake
-cluster that is Running and Ready with its pod IP on 127.0.0.1, where a stand-in for
-jupyterhub-singleuser answers: at startup the hub polls the spawner, finds the pod
-running and the server up, and keeps the server, so the user really has an active
-server in the hub's eyes (the 409 of the projects API, the Open/Stop buttons). A bare
-`orm.Server` without a pod would not do: the hub's startup check finds no pod and
-removes it.
+at `FakeKubernetes`: a few lines of HTTP on 127.0.0.1 that answer what KubeSpawner asks of
+the API (pods and claims: create, read, list, watch, delete). With a `node`
+(kubelet.SimulatedNode), the pods a spawner creates really run: their init containers,
+then jupyterhub-singleuser; without one they stay Pending. A user seeded with
+`running=True` gets an `orm.Server` in the database and a pod in that fake cluster that is
+Running and Ready with its pod IP on 127.0.0.1, where a stand-in for jupyterhub-singleuser
+answers: at startup the hub polls the spawner, finds the pod running and the server up,
+and keeps the server, so the user really has an active server in the hub's eyes (the 409
+of the projects API, the Open/Stop buttons). A bare `orm.Server` without a pod would not
+do: the hub's startup check finds no pod and removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import itertools
 import json
 import os
+import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +63,9 @@ from persistent_binderhub.projects import (  # noqa: E402
     folder_name,
     project_id,
 )
+
+from tests.hub.kubelet import SimulatedNode, now, stop_process  # noqa: E402
+from tests.live.stack import login  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 JUPYTERHUB = VENV_BIN / "jupyterhub"
@@ -112,20 +118,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Stop one process we started, and its process group: SIGTERM, then SIGKILL."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-
-
 def ensure_proxy_installed() -> Path:
     """configurable-http-proxy from tests/hub/package-lock.json (`npm ci`, once per checkout)."""
     if not CHP.exists():
@@ -137,19 +129,29 @@ def ensure_proxy_installed() -> Path:
     return CHP
 
 
-# --- a fake Kubernetes API: just enough for KubeSpawner's pod reflector ------------
+# --- a fake Kubernetes API: what KubeSpawner asks of the cluster -----------------------
 
 
 class FakeKubernetes:
-    """Answers `GET /api/v1/namespaces/{ns}/pods` (list and watch) with a fixed set of pods.
+    """The Kubernetes API of one namespace, for KubeSpawner: pods and claims, list and watch.
 
-    The same server stands in for each running pod's jupyterhub-singleuser: every pod's IP
-    is 127.0.0.1 and the hub's spawners are configured with this server's port.
+    Pods are created, read, listed, watched (ADDED / MODIFIED / DELETED events from a
+    resourceVersion on, as the pod reflector asks) and deleted; claims are created and read;
+    events are listed and watched, and there are none. Given a `node` (kubelet.SimulatedNode),
+    created pods really run there; without one they stay Pending, as on a cluster without
+    nodes. A pod seeded with `add_running_pod` is Running at 127.0.0.1, where this same
+    server stands in for its jupyterhub-singleuser (the hub only checks that it answers).
     """
 
-    def __init__(self) -> None:
-        self.pods: list[dict] = []
+    def __init__(self, node: SimulatedNode | None = None) -> None:
+        self.node = node
+        self.pods: dict[str, dict] = {}
+        self.claims: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []
+        self._history: list[dict] = []  # every pod event, in order: a watch replays what it missed
+        self._watches: list[queue.Queue] = []
+        self._version = itertools.count(1)
+        self._lock = threading.Lock()
         self._stopping = threading.Event()
         fake = self
 
@@ -172,10 +174,9 @@ class FakeKubernetes:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-kubernetes", daemon=True)
 
     def add_running_pod(self, user: str) -> None:
-        self.pods.append({
+        self._put("ADDED", {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": f"jupyter-{user}", "namespace": NAMESPACE, "uid": f"uid-{user}",
-                         "resourceVersion": "1",
                          "labels": {"component": "singleuser-server", "hub.jupyter.org/username": user}},
             "spec": {"containers": [{"name": "notebook"}]},
             "status": {"phase": "Running", "podIP": "127.0.0.1",
@@ -184,27 +185,126 @@ class FakeKubernetes:
                                               "state": {"running": {"startedAt": "2025-06-01T10:00:00Z"}}}]},
         })
 
+    # --- the objects and their events ---------------------------------------------------
+
+    def _put(self, kind: str, pod: dict) -> dict:
+        """Stores POD with a new resourceVersion and tells every watch."""
+        with self._lock:
+            pod = copy.deepcopy(pod)
+            pod["metadata"]["resourceVersion"] = str(next(self._version))
+            name = pod["metadata"]["name"]
+            if kind == "DELETED":
+                self.pods.pop(name, None)
+            else:
+                self.pods[name] = pod
+            event = {"type": kind, "object": pod}
+            self._history.append(event)
+            for watch in self._watches:
+                watch.put(event)
+            return pod
+
+    def _set_status(self, name: str, uid: str, status: dict) -> None:
+        """A status reported by the node, for the pod it was started as (not a later one of that name)."""
+        pod = self.pods.get(name)
+        if pod and pod["metadata"]["uid"] == uid and "deletionTimestamp" not in pod["metadata"]:
+            self._put("MODIFIED", {**pod, "status": status})
+
+    def _create_pod(self, body: dict) -> tuple[int, dict]:
+        name = body["metadata"]["name"]
+        if name in self.pods:
+            return 409, _status_body(409, "AlreadyExists", f'pods "{name}" already exists')
+        body["metadata"] |= {"namespace": NAMESPACE, "uid": os.urandom(8).hex(), "creationTimestamp": now()}
+        body["status"] = {"phase": "Pending", "podIP": None, "conditions": [], "containerStatuses": []}
+        pod = self._put("ADDED", body)
+        if self.node:
+            uid = pod["metadata"]["uid"]
+            self.node.run(pod, lambda status: self._set_status(name, uid, status))
+        return 201, pod
+
+    def _delete_pod(self, name: str) -> tuple[int, dict]:
+        pod = self.pods.get(name)
+        if pod is None:
+            return 404, _status_body(404, "NotFound", f'pods "{name}" not found')
+        pod = self._put("MODIFIED", {**pod, "metadata": {**pod["metadata"], "deletionTimestamp": now()}})
+        threading.Thread(target=self._remove_pod, args=(pod,), daemon=True).start()
+        return 200, pod
+
+    def _remove_pod(self, pod: dict) -> None:
+        """After the grace period: the containers stopped, the pod gone."""
+        if self.node:
+            self.node.delete(pod["metadata"]["name"])
+        self._put("DELETED", pod)
+
+    def _create_claim(self, body: dict) -> tuple[int, dict]:
+        name = body["metadata"]["name"]
+        if name in self.claims:
+            return 409, _status_body(409, "AlreadyExists", f'persistentvolumeclaims "{name}" already exists')
+        body["metadata"] |= {"namespace": NAMESPACE, "uid": os.urandom(8).hex(), "resourceVersion": "1"}
+        body["status"] = {"phase": "Bound"}
+        if self.node:
+            self.node.provision(name)
+        self.claims[name] = body
+        return 201, body
+
+    # --- HTTP ---------------------------------------------------------------------------
+
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         url = urlsplit(request.path)
         self.requests.append((request.command, request.path))
-        if request.command == "GET" and url.path == f"/api/v1/namespaces/{NAMESPACE}/pods":
-            query = parse_qs(url.query)
-            if query.get("watch", [""])[0].lower() == "true":
-                # A watch with no events, ended after timeoutSeconds as the API server does.
-                request.send_response(200)
-                request.send_header("Content-Type", "application/json")
-                request.end_headers()
-                request.wfile.flush()
-                self._stopping.wait(float(query.get("timeoutSeconds", ["10"])[0]))
-                return
-            self._reply(request, 200, {"apiVersion": "v1", "kind": "PodList",
-                                       "metadata": {"resourceVersion": "1"}, "items": self.pods})
-        elif url.path.startswith("/api/"):
-            self._reply(request, 404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                       "reason": "NotFound", "code": 404, "message": "not found"})
-        else:
-            # jupyterhub-singleuser of a running pod: the hub only checks that it answers.
+        query = parse_qs(url.query)
+        prefix = f"/api/v1/namespaces/{NAMESPACE}/"
+        kind, _, name = url.path.removeprefix(prefix).partition("/") if url.path.startswith(prefix) else ("", "", "")
+        collections = {"pods": self.pods, "persistentvolumeclaims": self.claims, "events": {}}
+        if not url.path.startswith("/api/"):
+            # jupyterhub-singleuser of a seeded running pod: the hub only checks that it answers.
             self._reply(request, 200, {"version": "stand-in"}, {"X-JupyterHub-Version": "5.5.0"})
+        elif kind not in collections:
+            self._reply(request, 404, _status_body(404, "NotFound", "not found"))
+        elif request.command == "GET" and not name and query.get("watch", [""])[0].lower() == "true":
+            self._watch(request, kind, query)
+        elif request.command == "GET" and not name:
+            items = list(collections[kind].values())
+            self._reply(request, 200, {"apiVersion": "v1", "kind": "List", "items": items,
+                                       "metadata": {"resourceVersion": str(len(self._history))}})
+        elif request.command == "GET":
+            found = collections[kind].get(name)
+            self._reply(request, *((200, found) if found else (404, _status_body(404, "NotFound", "not found"))))
+        elif request.command == "POST" and not name and kind != "events":
+            body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
+            self._reply(request, *(self._create_pod(body) if kind == "pods" else self._create_claim(body)))
+        elif request.command == "DELETE" and kind == "pods":
+            self._reply(request, *self._delete_pod(name))
+        else:
+            self._reply(request, 405, _status_body(405, "MethodNotAllowed", "not supported here"))
+
+    def _watch(self, request: BaseHTTPRequestHandler, kind: str, query: dict) -> None:
+        """Pod events after the requested resourceVersion, one JSON line each, until timeoutSeconds
+        (events have none: the watch just ends), as the API server streams them."""
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.end_headers()
+        request.wfile.flush()
+        deadline = time.monotonic() + float(query.get("timeoutSeconds", ["10"])[0])
+        events: queue.Queue = queue.Queue()
+        if kind == "pods":
+            since = int(query.get("resourceVersion", ["0"])[0] or 0)
+            with self._lock:
+                for event in self._history:
+                    if int(event["object"]["metadata"]["resourceVersion"]) > since:
+                        events.put(event)
+                self._watches.append(events)
+        try:
+            while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+                with contextlib.suppress(queue.Empty):
+                    event = events.get(timeout=min(left, 0.5))
+                    request.wfile.write(json.dumps(event).encode() + b"\n")
+                    request.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reflector stopped watching
+        finally:
+            with self._lock:
+                if events in self._watches:
+                    self._watches.remove(events)
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, body: dict, headers: dict | None = None) -> None:
@@ -231,9 +331,16 @@ class FakeKubernetes:
 
     def __exit__(self, *exc) -> None:
         self._stopping.set()
+        if self.node:
+            self.node.stop_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+def _status_body(code: int, reason: str, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code,
+            "message": message}
 
 
 # --- the hub ---------------------------------------------------------------------------
@@ -267,17 +374,7 @@ class Hub:
 
     def login(self, user: str, password: str = PASSWORD) -> requests.Session:
         """A requests session logged in through the hub's login form, with its XSRF cookie."""
-        session = requests.Session()
-        page = session.get(self.hub_url("login"), timeout=10)
-        page.raise_for_status()
-        xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
-        assert xsrf, "the login form has no _xsrf field"
-        response = session.post(self.hub_url("login"), timeout=10, allow_redirects=False,
-                                data={"username": user, "password": password, "_xsrf": xsrf.group(1)})
-        assert response.status_code == 302, f"login of {user} failed: {response.status_code}"
-        # The first page view after login sets the XSRF cookie that goes with this session.
-        session.get(self.hub_url("home"), timeout=10).raise_for_status()
-        return session
+        return login(self.url, user, password)
 
     @staticmethod
     def xsrf_header(session: requests.Session) -> dict[str, str]:
@@ -325,6 +422,18 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"token {token}"}
 
 
+def binder_service(token: str, oauth_redirect_uri: str | None = None) -> str:
+    """The hub configuration of BinderHub's service and its roles, as z2jh makes it of the values
+    that components/jupyterhub.py gives the chart (hub.services.binder, hub.loadRoles)."""
+    oauth = {"oauth_client_id": "service-binder", "oauth_redirect_uri": oauth_redirect_uri,
+             "oauth_no_confirm": True} if oauth_redirect_uri else {}
+    return f"""\
+c.JupyterHub.services = [{{"name": "binder", "api_token": {token!r}, **{oauth!r}}}]
+c.JupyterHub.load_roles = [{{"name": "user", "scopes": ["self", "access:services!service=binder"]}},
+                           {{"name": "binder", "services": ["binder"], "scopes": ["servers", "read:users"]}}]
+"""
+
+
 def _seed_database(db_url: str, users: dict[str, SeedUser], base_url: str, pod_port: int) -> None:
     """Users, their spawner state and running servers, written before the hub first starts."""
     session = orm.new_session_factory(db_url)()  # creates the tables and stamps the schema version
@@ -352,9 +461,12 @@ def _seed_database(db_url: str, users: dict[str, SeedUser], base_url: str, pod_p
 
 def _config(*, base_url: str, db_url: str, proxy_port: int, proxy_api_port: int, hub_port: int,
             proxy_token: str, users: list[str], admins: list[str], projects_limit: int,
-            pod_port: int) -> str:
+            pod_port: int, chart_config: str) -> str:
     return f"""\
-# Written by tests/hub/running_hub.py. What the chart's hub.extraConfig will say:
+# Written by tests/hub/running_hub.py. What z2jh loads first from the chart's values
+# (hub.services, hub.loadRoles), if the test gives any:
+{chart_config}
+# What the chart's hub.extraConfig says:
 from persistent_binderhub.hubconfig import configure
 
 configure(c)
@@ -384,9 +496,23 @@ c.DummyAuthenticator.password = {PASSWORD!r}
 c.Authenticator.allowed_users = set({users!r})
 c.Authenticator.admin_users = set({admins!r})
 c.JupyterHub.log_level = "INFO"
-# The pods of FakeKubernetes listen on its port, at 127.0.0.1.
+# Pods listen on this port: a seeded running pod's stand-in at 127.0.0.1 (FakeKubernetes
+# itself), a simulated pod's server at that pod's own IP.
 c.KubeSpawner.port = {pod_port!r}
 c.KubeSpawner.namespace = {NAMESPACE!r}
+
+# What z2jh 4.4.0's jupyterhub_config.py makes of singleuser.storage.type: dynamic
+# (the chart's values: components/jupyterhub.py) and of its uid and fsGid defaults:
+c.KubeSpawner.uid = 1000
+c.KubeSpawner.fs_gid = 100
+c.KubeSpawner.storage_pvc_ensure = True
+c.KubeSpawner.pvc_name_template = "claim-{{user_server}}"
+c.KubeSpawner.storage_capacity = "10Gi"
+c.KubeSpawner.storage_access_modes = ["ReadWriteOnce"]
+c.KubeSpawner.volumes = {{"volume-{{user_server}}": {{
+    "name": "volume-{{user_server}}", "persistentVolumeClaim": {{"claimName": "{{pvc_name}}"}}}}}}
+c.KubeSpawner.volume_mounts = {{"volume-{{user_server}}": {{
+    "name": "volume-{{user_server}}", "mountPath": "/home/jovyan"}}}}
 """
 
 
@@ -409,9 +535,12 @@ def _wait_until_up(hub: Hub, hub_port: int, processes: list[subprocess.Popen]) -
 
 @contextlib.contextmanager
 def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[str, ...] = (),
-                base_url: str = "/", projects_limit: int = 5, extra_config: str = "") -> Iterator[Hub]:
+                base_url: str = "/", projects_limit: int = 5, chart_config: str = "",
+                node: SimulatedNode | None = None) -> Iterator[Hub]:
     """Seed `users` (admins too) into a new database in `directory`, start proxy and hub, yield the Hub.
-    `extra_config` is added to the hub's configuration (services, roles)."""
+    `chart_config` is configuration z2jh makes of the chart's values (services, roles), which the
+    package's own configuration comes after. With a `node`, the pods the spawners create really
+    run there (see kubelet.SimulatedNode); without, they stay Pending."""
     assert base_url.startswith("/")
     assert base_url.endswith("/")
     chp = ensure_proxy_installed()
@@ -422,7 +551,7 @@ def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[st
     log_file = directory / "hub.log"
     proxy_log_file = directory / "proxy.log"
 
-    with FakeKubernetes() as kubernetes, contextlib.ExitStack() as stack:
+    with FakeKubernetes(node) as kubernetes, contextlib.ExitStack() as stack:
         for name, seed in users.items():
             if seed.running:
                 kubernetes.add_running_pod(name)
@@ -432,7 +561,7 @@ def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[st
         (directory / "jupyterhub_config.py").write_text(_config(
             base_url=base_url, db_url=db_url, proxy_port=proxy_port, proxy_api_port=proxy_api_port,
             hub_port=hub_port, proxy_token=proxy_token, users=sorted(users), admins=sorted(admins),
-            projects_limit=projects_limit, pod_port=kubernetes.port) + extra_config)
+            projects_limit=projects_limit, pod_port=kubernetes.port, chart_config=chart_config))
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(HUB_PACKAGE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]),
@@ -450,13 +579,13 @@ def running_hub(directory: Path, users: dict[str, SeedUser], *, admins: tuple[st
              "--error-target", f"http://127.0.0.1:{hub_port}{base_url}hub/error", "--log-level", "warn"],
             cwd=directory, env=env, stdout=proxy_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
-        stack.callback(_stop, proxy)
+        stack.callback(stop_process, proxy)
         processes.append(proxy)
         hub_process = subprocess.Popen(
             [str(JUPYTERHUB), "-f", str(directory / "jupyterhub_config.py")],
             cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
-        stack.callback(_stop, hub_process)  # runs first: the hub stops before its proxy
+        stack.callback(stop_process, hub_process)  # runs first: the hub stops before its proxy
         processes.append(hub_process)
         hub = Hub(url=f"http://127.0.0.1:{proxy_port}{base_url}", base_url=base_url, db_url=db_url,
                   directory=directory, projects_limit=projects_limit, log_file=log_file,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from tests.hub.running_hub import SeedUser, free_port, running_hub
+from tests.hub.running_hub import SeedUser, binder_service, free_port, running_hub
 
 SERVICE = Path(__file__).with_name("oauth_service.py")
 TOKEN = "binder-service-token-0123456789abcdef"
@@ -21,13 +21,8 @@ TOKEN = "binder-service-token-0123456789abcdef"
 def test_a_service_on_the_internal_api_signs_a_user_in_through_the_public_hub(tmp_path):
     port = free_port()
     callback = f"http://127.0.0.1:{port}/oauth_callback"
-    services = f"""
-c.JupyterHub.services = [{{"name": "binder", "api_token": {TOKEN!r}, "oauth_client_id": "service-binder",
-                           "oauth_redirect_uri": {callback!r}, "oauth_no_confirm": True}}]
-c.JupyterHub.load_roles = [{{"name": "user", "scopes": ["self", "access:services!service=binder"]}},
-                           {{"name": "binder", "services": ["binder"], "scopes": ["servers", "read:users"]}}]
-"""
-    with running_hub(tmp_path / "hub", {"alice": SeedUser()}, base_url="/jh/", extra_config=services) as hub:
+    with running_hub(tmp_path / "hub", {"alice": SeedUser()}, base_url="/jh/",
+                     chart_config=binder_service(TOKEN, callback)) as hub:
         assert hub.local_api_url != hub.api_url("").rstrip("/")  # the two URLs differ, as in the cluster
         env = {**os.environ, "SERVICE_PORT": str(port), "JUPYTERHUB_API_TOKEN": TOKEN,
                "JUPYTERHUB_API_URL": hub.local_api_url, "JUPYTERHUB_BASE_URL": hub.url,

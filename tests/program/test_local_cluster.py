@@ -24,6 +24,9 @@ case "$name $1" in
     if [[ $2 == use-context ]]; then touch "$STATE/context"; else has context || exit 1; echo kind-x; fi ;;
   "kubectl cluster-info") has context || exit 1 ;;
   "kubectl --context") cat > "$STATE/applied.yaml" ;;
+  "kubectl get") if [[ $* == *custom-columns* ]]; then printf 'binderhub hub-6d9f\nbinderhub jupyter-ada\n'
+                 else echo "listed: $*"; fi ;;
+  "kubectl logs") echo "logs of $4" ;;
   "docker info") has docker || exit 1 ;;
   "docker inspect")
     has registry || exit 1
@@ -144,3 +147,15 @@ def test_make_down_asks_first_and_deletes_nothing_without_a_yes(tmp_path):
                             text=True, check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode != 0
     assert "nothing was deleted" in result.stderr
+
+
+def test_evidence_collects_events_resources_and_every_pods_logs(host, tmp_path):
+    run, calls, _ = host
+    result = run("evidence", str(tmp_path / "evidence"))
+    assert result.returncode == 0, result.stderr
+    evidence = tmp_path / "evidence"
+    assert (evidence / "events.txt").read_text().startswith("listed: get events --all-namespaces")
+    assert "pvc" in (evidence / "resources.txt").read_text()
+    assert (evidence / "logs" / "binderhub.jupyter-ada.log").read_text() == "logs of jupyter-ada\n"
+    assert ("kubectl logs --namespace binderhub jupyter-ada --all-containers --prefix --tail=5000" in calls())
+    assert run("evidence").returncode == 2  # no folder given

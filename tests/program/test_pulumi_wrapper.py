@@ -15,7 +15,7 @@ FAKE_PULUMI = """#!/usr/bin/env bash
 echo "$* backend=${PULUMI_BACKEND_URL-unset} passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}" >> "$FAKE_PULUMI_LOG"
 case "$1" in
   whoami) echo "Backend URL: ${PULUMI_BACKEND_URL:-https://api.pulumi.com}" ;;
-  stack) [[ $2 == init || $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
+  stack) [[ $2 == init || $2 == output || $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
 esac
 """
 LOGGED_IN = '{"current": "https://api.pulumi.com", "accounts": {}}'
@@ -107,3 +107,9 @@ def test_init_creates_a_stack_in_the_backend_make_up_uses(tmp_path):
     assert result.returncode == 0, result.stderr
     backend = f"file://{tmp_path / 'checkout'}/.pulumi-state"
     assert _calls(tmp_path)[-1] == f"stack init --non-interactive prod backend={backend} passphrase=pass"
+
+
+def test_output_prints_a_deployed_stacks_outputs(tmp_path):
+    result = _run(tmp_path, "output", "production", "--json", logged_in=True)
+    assert result.returncode == 0, result.stderr
+    assert _calls(tmp_path)[-1] == "stack output --stack production --json backend=unset passphrase=unset"
