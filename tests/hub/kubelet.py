@@ -1,10 +1,10 @@
-"""A stand-in for the kubelet: runs a pod's project init containers for real, as local processes.
+"""A stand-in for the kubelet: runs a pod's containers for real, as local processes.
 
-Only the containers this project adds run (project-prepare, project-seed, project-finish), in
-order, until one fails. Each sees what the kubelet would give it: its volume mounts (host
-folders of the node's volumes, at their subPath, which must exist and must not be a symlink),
-and, for the project's image, that image's home. Arguments that are container paths are
-rewritten to the host folders behind them.
+`run_init_containers`: only the init containers this project adds run (project-prepare,
+project-seed, project-finish), in order, until one fails. Each sees what the kubelet would
+give it: its volume mounts (host folders of the node's volumes, at their subPath, which must
+exist and must not be a symlink), and, for the project's image, that image's home. Arguments
+that are container paths are rewritten to the host folders behind them.
 
 The project's image is untrusted: an absolute path argument outside its own mounts and home
 is a failure, and, as root (the tests' usual case), its container runs in its own mount
@@ -13,6 +13,11 @@ container's own mounts are bound back at their host paths: a hostile program the
 cannot reach anything else of the volume. (The deployment's containers are trusted, and are
 given the whole volume anyway.) Containers run as the notebook's uid (1000:100) through
 setpriv when root, else as the current user (no namespace then).
+
+`start_container` runs a pod's main container (jupyterhub-singleuser) in a root of its own
+that holds only the node's system folders and the pod's mounts at their mount paths (root
+only), and `SimulatedNode` runs whole pods with both, for the fake Kubernetes API of
+running_hub.py: the simulated cluster of tests/simulation.
 """
 
 from __future__ import annotations
@@ -413,6 +418,18 @@ class SimulatedNode:
             self.delete(name)
 
     def _run(self, pod: dict, report: Callable[[dict], None]) -> None:
+        try:
+            self._run_pod(pod, report)
+        # What a kubelet refuses (a missing claim, a symlinked subPath, an image never built): a Failed pod.
+        except (AssertionError, OSError, subprocess.SubprocessError) as exc:
+            with (self.logs / f"{pod['metadata']['name']}.kubelet.log").open("a") as log:
+                log.write(f"the pod cannot run: {exc!r}\n")
+            notebook = pod["spec"]["containers"][0]
+            report(_status("Failed", [], _container_status(notebook["name"], notebook["image"],
+                                                           {"waiting": {"reason": "CreateContainerError"}},
+                                                           ready=False)))
+
+    def _run_pod(self, pod: dict, report: Callable[[dict], None]) -> None:
         name = pod["metadata"]["name"]
         node = Node(volumes=self._volumes(pod), images=self.images)
         results = run_init_containers(node, pod)

@@ -4,7 +4,9 @@ uid, in its project's folder at /home/jovyan, and sees nothing of the node but w
 from __future__ import annotations
 
 import json
+import queue
 
+from tests.hub.kubelet import SimulatedNode, remove_tree, scratch_dir
 from tests.live.test_stack import clean_up
 
 PROBE = """import json, os
@@ -24,3 +26,18 @@ def test_a_server_sees_of_the_node_only_what_its_pod_mounts(stack, simulated, re
     assert {"README.md", "analysis.ipynb"} <= set(seen["home"])  # the project's seeded copy
     assert "projects" in seen["root"]
     assert seen["node"] is False, "the server can see the node's folders of every claim"
+
+
+def test_a_pod_the_node_cannot_run_fails_and_says_why():
+    directory = scratch_dir()
+    try:
+        node = SimulatedNode(directory, images={})
+        statuses: queue.Queue = queue.Queue()
+        pod = {"metadata": {"name": "jupyter-ada"},
+               "spec": {"volumes": [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-ada"}}],
+                        "containers": [{"name": "notebook", "image": "registry.example.org/binder/x:1"}]}}
+        node.run(pod, statuses.put)
+        assert statuses.get(timeout=10)["phase"] == "Failed"
+        assert "claim claim-ada was never created" in (node.logs / "jupyter-ada.kubelet.log").read_text()
+    finally:
+        remove_tree(directory)
