@@ -335,13 +335,13 @@ def start_container(node: Node, container: dict, pod_ip: str, log: Path) -> Cont
     workdir = Path(tempfile.mkdtemp(prefix="kubelet-container-"))
     root = workdir / "root"
     root.mkdir()
-    operations = ["tmpfs", str(root)]
+    # The container's own /tmp first: the Python may live under the node's /tmp (a checkout there).
+    operations = ["tmpfs", str(root), "tmpfs", f"{root}/tmp"]
     for entry in sorted(os.scandir("/"), key=lambda e: e.name):
         if entry.is_symlink():  # /bin -> usr/bin and the like
             operations += ["link", os.readlink(entry.path), f"{root}/{entry.name}"]
     for folder in (*SYSTEM_DIRS, *(p for p in PYTHON_PREFIXES if not _within(p, "/usr"))):
         operations += ["rbind", folder, f"{root}{folder}"]
-    operations += ["tmpfs", f"{root}/tmp"]
     for mount in mounts:
         operations += ["bind", str(mount.host), f"{root}{mount.path}"]
     argv = [*(container.get("command") or []), *(container.get("args") or [])]

@@ -4,9 +4,11 @@ uid, in its project's folder at /home/jovyan, and sees nothing of the node but w
 from __future__ import annotations
 
 import json
+import os
 import queue
+from pathlib import Path
 
-from tests.hub.kubelet import SimulatedNode, remove_tree, scratch_dir
+from tests.hub.kubelet import PYTHON_PREFIXES, SYSTEM_DIRS, SimulatedNode, remove_tree, scratch_dir
 from tests.live.test_stack import clean_up
 
 PROBE = """import json, os
@@ -24,8 +26,11 @@ def test_a_server_sees_of_the_node_only_what_its_pod_mounts(stack, simulated, re
     assert seen["cwd"] == "/home/jovyan"
     assert seen["uid"] == 1000
     assert {"README.md", "analysis.ipynb"} <= set(seen["home"])  # the project's seeded copy
-    assert "projects" in seen["root"]
     assert seen["node"] is False, "the server can see the node's folders of every claim"
+    # Of the node's root: its system folders and the Python that runs the server, nothing else.
+    node_entries = {entry.name for entry in os.scandir("/") if entry.is_symlink()} | {
+        Path(folder).parts[1] for folder in (*SYSTEM_DIRS, *PYTHON_PREFIXES)}
+    assert set(seen["root"]) == node_entries | {"tmp", "home", "projects"}
 
 
 def test_a_pod_the_node_cannot_run_fails_and_says_why():
