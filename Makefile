@@ -68,8 +68,9 @@ preview: $(READY) cli-tools ## show what pulumi up would change on STACK
 stack-init: cli-tools ## create STACK in the state backend make up uses (once, for a stack of your own)
 	tools/pulumi.sh init "$(STACK)" $(ARGS)
 
-render: $(READY) ## render STACK offline into OUT (default render/STACK): no cloud, no Pulumi CLI
+render: $(READY) ## render STACK offline into OUT (default render/STACK), then run the policy pack's rules over it
 	$(BIN)/python -m tools.render "$(STACK)" --out "$(OUT)"
+	$(BIN)/python -m tools.policy "$(OUT)"
 
 diff: $(READY) ## compare two renders: make diff A=render/old B=render/new (fails if they differ)
 	$(BIN)/python -m tools.render --diff $(A) $(B)

@@ -26,8 +26,9 @@ def deploy(settings: Settings, secrets: StackSecrets) -> None:
     generated = GeneratedSecrets("chart-secrets")
     cluster = build_cluster(settings, secrets)
     provider = cluster.provider
+    # Protected: it holds every user's volume claim (policy data-resources-protected).
     namespace = kubernetes.core.v1.Namespace(HUB_NAMESPACE, metadata={"name": HUB_NAMESPACE},
-                                             opts=pulumi.ResourceOptions(provider=provider,
+                                             opts=pulumi.ResourceOptions(provider=provider, protect=True,
                                                                          depends_on=cluster.depends_on))
     ingress = Ingress("ingress", IngressArgs.of(settings, cluster),
                       pulumi.ResourceOptions(provider=provider, depends_on=cluster.depends_on))

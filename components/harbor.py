@@ -70,13 +70,15 @@ class Harbor(Component):
     def __init__(self, name: str, args: HarborArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         harbor = args.harbor
-        namespace = kubernetes.core.v1.Namespace(name, metadata={"name": HARBOR_NAMESPACE}, opts=self.child())
+        # Protected, as the release: they hold every built image (policy data-resources-protected).
+        namespace = kubernetes.core.v1.Namespace(name, metadata={"name": HARBOR_NAMESPACE},
+                                                 opts=self.child(protect=True))
         # Harbor wants robot secrets with upper and lower case letters and digits.
         robot_secret = random.RandomPassword(f"{name}-robot-secret", length=32, special=False, min_upper=1,
                                              min_lower=1, min_numeric=1, opts=self.child())
         internal = self._internal_secrets(name, namespace)
         release = chart(args.charts, "harbor", HARBOR_NAMESPACE, _harbor_values(args, internal),
-                        self.child(namespace))
+                        self.child(namespace, protect=True))
         credentials = kubernetes.core.v1.Secret(
             f"{name}-setup-credentials",
             metadata={"name": "harbor-setup", "namespace": HARBOR_NAMESPACE},

@@ -61,6 +61,24 @@ fi
 if [[ $action == output ]]; then
   exec pulumi stack output --stack "$stack" "$@"
 fi
+if [[ $action == destroy ]]; then
+  # The user volumes' namespace and the registries are protected against a rename in code; the
+  # caller (make down, after asking) means to delete them.
+  pulumi state unprotect --all --yes --stack "$stack"
+fi
+if [[ $action == up || $action == preview ]]; then
+  # The policy pack (policies/) guards every preview and deployment, in its own virtualenv, told
+  # what the stack's settings say (downgraded rules, the stack's domains).
+  if [[ ! -f policies/venv/.ready || policies/requirements.txt -nt policies/venv/.ready ]]; then
+    echo "Preparing the policy pack's virtualenv (policies/venv)."
+    python3 -m venv policies/venv
+    policies/venv/bin/pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+    touch policies/venv/.ready
+  fi
+  mkdir -p policies/.config
+  .venv/bin/python -m tools.policy --config "$stack" >"policies/.config/$stack.json"
+  set -- --policy-pack policies --policy-pack-config "policies/.config/$stack.json" "$@"
+fi
 # Steps that must run on every deployment (refreshing the kubeadm admin kubeconfig) take this as
 # a trigger; a preview shows them as it will run them.
 PBH_DEPLOYMENT=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -1,6 +1,7 @@
 """Render a stack offline, or diff two renders.
 
-    python -m tools.render STACK --out DIR      # DIR/resources.json, DIR/values/<release>.yaml
+    python -m tools.render STACK --out DIR      # DIR/resources.json, DIR/values/<release>.yaml,
+                                                # DIR/policy-config.json (python -m tools.policy DIR)
         [--project-dir DIR]                     # stacks/ and secrets/ of another checkout
     python -m tools.render --diff DIR_A DIR_B   # exit 0: same, 1: differences
 
@@ -24,6 +25,7 @@ import yaml
 
 from components.errors import OperatorError
 from tools.offline import CHART_TYPE, REPO, OfflineRun, run_program
+from tools.policy import CONFIG_FILE, stack_config
 
 RESOURCES = "resources.json"
 MARKER = ".render"  # what makes a directory a render, which the next render may replace
@@ -66,6 +68,9 @@ def render(stack: str, out: Path, project_dir: Path = REPO) -> OfflineRun:
     try:
         run = run_program(stack, project_dir)
         write_render(run, staging)
+        # What the policy pack is told about this stack, for python -m tools.policy DIR
+        (staging / CONFIG_FILE).write_text(json.dumps(stack_config(stack, project_dir), indent=2, sort_keys=True)
+                                           + "\n")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(old / out.name)

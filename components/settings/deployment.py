@@ -27,6 +27,7 @@ from components.settings.values import (
     VolumeSize,
     quantity_bytes,
 )
+from policies.rules import RULES  # the policy pack's one list of rules
 
 
 class Domains(Model):
@@ -190,6 +191,21 @@ class HubDatabase(Model):
 
 # Chart version overrides, for trying a newer chart on one stack before pinning it for all: one
 # optional key per chart of the table (components/chart_versions.py), such as `binderhubService`.
+class PolicySettings(Model):
+    downgrade: dict[str, Annotated[str, Field(min_length=20)]] = Field(
+        default_factory=dict, description="mandatory rules of the policy pack made advisory on this stack, each "
+                                          "with the written reason (at least 20 characters) every report shows")
+
+    @model_validator(mode="after")
+    def _known_mandatory_rules(self) -> PolicySettings:
+        mandatory = [rule.name for rule in RULES if not rule.advisory]
+        for name in self.downgrade:
+            if name not in mandatory:
+                raise SettingError(f"downgrade.{name}", f"is no mandatory rule of the policy pack; the mandatory "
+                                                        f"rules are: {', '.join(mandatory)}")
+        return self
+
+
 Charts = create_model("Charts", __base__=Model, __doc__="Chart version overrides, one per chart of the table.",
                       **{override_field(name): (ChartVersion | None, None) for name in CHARTS})
 
@@ -213,6 +229,7 @@ class Settings(OneBlockPerChoice):
     binder: Binder = Binder()
     hub_database: HubDatabase = HubDatabase()
     charts: Charts = Charts()
+    policy: PolicySettings = PolicySettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
