@@ -8,10 +8,12 @@ from typing import Any
 
 from .model import Resource, Rule, Stack, Violation
 
-# Per authenticator: its section of hub.config, and the settings that name who may sign in.
+# Per authenticator: its section of hub.config, the lists that name who may sign in, the settings
+# they come from, and whether allow_all may stand in for them: on GitHub it would let anyone with
+# a GitHub account in, so there it does not.
 WHO_MAY_SIGN_IN = {
-    "github": ("GitHubOAuthenticator", ("allowed_users", "allowed_organizations"), "auth.github"),
-    "generic-oauth": ("GenericOAuthenticator", ("allowed_users", "allowed_groups"), "auth.oidc"),
+    "github": ("GitHubOAuthenticator", ("allowed_users", "allowed_organizations"), "auth.github", False),
+    "generic-oauth": ("GenericOAuthenticator", ("allowed_users", "allowed_groups"), "auth.oidc", True),
 }
 
 
@@ -31,12 +33,14 @@ def access_is_explicit(stack: Stack, config: Mapping[str, Any]) -> Iterator[Viol
 
 
 def _sign_up_explicit(hub: Resource, authenticator: str) -> Iterator[Violation]:
-    section, lists, settings = WHO_MAY_SIGN_IN[authenticator]
+    section, lists, settings, allow_all_counts = WHO_MAY_SIGN_IN[authenticator]
     values = hub.value(f"hub.config.{section}") or {}
-    if values.get("allow_all") is not True and not any(values.get(name) for name in lists):
-        yield Violation(f"The hub's {section} names nobody who may sign in ({' and '.join(lists)} are empty, "
-                        f"allow_all is not true): set who may sign in under {settings} in the stack's settings, "
-                        f"or allowAll: true if everyone with an account may.", hub.urn)
+    if any(values.get(name) for name in lists) or (allow_all_counts and values.get("allow_all") is True):
+        return
+    allow_all = " (allow_all would let anyone with a GitHub account in)" if not allow_all_counts else \
+        ", or allowAll: true if everyone the provider knows may"
+    yield Violation(f"The hub's {section} names nobody who may sign in ({' and '.join(lists)} are empty): set who "
+                    f"may sign in under {settings} in the stack's settings{allow_all}.", hub.urn)
 
 
 RULES = (

@@ -139,6 +139,10 @@ TAMPERED = [
                                                []), "GitHubOAuthenticator names nobody who may sign in"),
     ("access-is-explicit", "example-magnum", _set("jupyterhub", "hub.config.GenericOAuthenticator.allowed_groups",
                                                   []), "GenericOAuthenticator names nobody who may sign in"),
+    ("access-is-explicit", "example-gke", lambda d: (
+        _set("jupyterhub", "hub.config.GitHubOAuthenticator.allowed_organizations", [])(d),
+        _set("jupyterhub", "hub.config.GitHubOAuthenticator.allow_all", True)(d)),
+     "allow_all would let anyone with a GitHub account in"),
     ("access-is-explicit", "local", _set("binderhub-service", "config.BinderHub.auth_enabled", False),
      "BinderHub runs without authentication"),
     ("servers-and-pools-are-bounded", "example-gke", _set("jupyterhub", "singleuser.memory.limit", None),
@@ -294,3 +298,10 @@ def test_the_packs_policies_report_what_the_checker_reports(pack, renders, tmp_p
                 for f in policy.check(stack, {"hub-keeps-users-and-volumes": reason})]
     assert reported == expected
     assert "[downgraded to advisory by the stack: a test of the downgrade]" in reported[0][1]
+
+
+def test_open_sign_up_through_oidc_is_explicit_enough(renders, tmp_path):
+    def allow_all(document: dict) -> None:
+        _set("jupyterhub", "hub.config.GenericOAuthenticator.allowed_groups", [])(document)
+        _set("jupyterhub", "hub.config.GenericOAuthenticator.allow_all", True)(document)
+    assert _findings(_tampered(renders, "example-magnum", allow_all, tmp_path / "render")) == []
