@@ -14,7 +14,7 @@ from rules import RULES, Resource, Rule, Stack, message_of, stack_name
 def as_policy(rule: Rule) -> StackValidationPolicy:
     def validate(args, report_violation) -> None:
         config = args.get_config()
-        resources = tuple(Resource(r.resource_type, r.name, r.urn, r.props, bool(r.opts.protect))
+        resources = tuple(Resource(r.resource_type, r.name, r.urn, r.props, bool(r.opts.protect), r.opts.parent)
                           for r in args.resources)
         stack = Stack(stack_name(r.urn for r in resources), resources)
         for violation in rule.violations(stack, config):

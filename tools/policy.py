@@ -66,8 +66,8 @@ def read_render(directory: Path) -> tuple[Stack, dict[str, dict[str, Any]]]:
     try:
         document = json.loads((directory / "resources.json").read_text())
         config = json.loads((directory / CONFIG_FILE).read_text())
-        resources = tuple(Resource(r["type"], r["name"], r["urn"], r["inputs"], bool(r["options"]["protect"]))
-                          for r in document["resources"])
+        resources = tuple(Resource(r["type"], r["name"], r["urn"], r["inputs"], bool(r["options"]["protect"]),
+                                   r["parent"]) for r in document["resources"])
         return Stack(document["stack"], resources), config
     except FileNotFoundError as exc:
         raise OperatorError(f"{directory}: no {Path(exc.filename).name}, so this is not a render of this version: "

@@ -23,6 +23,7 @@ class Resource:
     urn: str
     props: Mapping[str, Any]
     protect: bool = False
+    parent: str | None = None  # the parent's URN
 
     def get(self, path: str, default: Any = None) -> Any:
         """The property at a dotted PATH (`spec.type`), or DEFAULT when any part is missing."""
@@ -45,6 +46,9 @@ class Stack:
 
     def of_type(self, *types: str) -> list[Resource]:
         return [r for r in self.resources if r.type in types]
+
+    def parent_of(self, resource: Resource) -> Resource | None:
+        return next((r for r in self.resources if r.urn == resource.parent), None) if resource.parent else None
 
     def charts(self, chart: str) -> list[Resource]:
         """The releases of CHART (its name in its repository: jupyterhub, binderhub-service, ...)."""

@@ -89,9 +89,11 @@ def _inputs(type_: str, name: str, change: Callable[[dict], None]) -> Callable[[
     return tamper
 
 
-def _add_service(document: dict) -> None:
+def _add_service(document: dict, parent_chart: str | None = None) -> None:
+    """A NodePort Service, as a chart's child (as a real preview shows a chart's objects) or on its own."""
+    parent = _chart(document, parent_chart)["urn"] if parent_chart else None
     document["resources"].append({
-        "type": "kubernetes:core/v1:Service", "name": "debug", "custom": True, "parent": None,
+        "type": "kubernetes:core/v1:Service", "name": "debug", "custom": True, "parent": parent,
         "urn": "urn:pulumi:example-gke::persistent-binderhub::kubernetes:core/v1:Service::debug",
         "inputs": {"metadata": {"name": "debug"}, "spec": {"type": "NodePort"}}, "options": {"protect": False}})
 
@@ -122,6 +124,8 @@ TAMPERED = [
     ("only-the-ingress-is-exposed", "example-gke", _set("jupyterhub", "proxy.service.type", _DELETE),
      "exposes a Service of type LoadBalancer (proxy.service.type, the chart default)"),
     ("only-the-ingress-is-exposed", "example-gke", _add_service, "Service debug is of type NodePort"),
+    ("only-the-ingress-is-exposed", "example-gke", lambda d: _add_service(d, "jupyterhub"),
+     "Service debug is of type NodePort"),
     ("ingress-has-tls-for-the-stacks-domains", "example-gke", _set("jupyterhub", "ingress.tls", []),
      "serves hub.binder.example.org without TLS"),
     ("ingress-has-tls-for-the-stacks-domains", "example-magnum",
@@ -305,3 +309,8 @@ def test_open_sign_up_through_oidc_is_explicit_enough(renders, tmp_path):
         _set("jupyterhub", "hub.config.GenericOAuthenticator.allowed_groups", [])(document)
         _set("jupyterhub", "hub.config.GenericOAuthenticator.allow_all", True)(document)
     assert _findings(_tampered(renders, "example-magnum", allow_all, tmp_path / "render")) == []
+
+
+def test_the_ingress_controllers_own_service_is_the_way_in(renders, tmp_path):
+    directory = _tampered(renders, "local", lambda d: _add_service(d, "traefik"), tmp_path / "render")
+    assert _findings(directory) == []
