@@ -8,12 +8,15 @@ value into a message.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_monitor
 
 from components.errors import OperatorError
 from components.settings import Settings, is_example_stack
@@ -30,6 +33,10 @@ from components.sops import (
 from components.yamlfile import parse_yaml, read_text
 
 PLACEHOLDER = "CHANGE-ME"
+MASKED = "[secret]"  # how every secret appears in a render
+# Set by python -m tools.render --without-secrets: a render without the decryption key (a fork's
+# pull request), honoured under Pulumi's mocks only.
+WITHOUT_SECRETS = "PBH_RENDER_WITHOUT_SECRETS"
 _PLACEHOLDER_VARIANT = re.compile(r"\W*change[\W_]*me\W*", re.IGNORECASE)
 _ENCRYPTED_COMMENT = re.compile(r"#ENC\[AES256_GCM,data:[A-Za-z0-9+/]*=*,iv:[A-Za-z0-9+/]+=*,tag:[A-Za-z0-9+/]+=*,"
                                 r"type:comment\]")
@@ -91,10 +98,24 @@ class StackSecrets:
 
 
 def load_secrets(settings: Settings, stack: str, project_dir: Path) -> StackSecrets:
-    """Decrypt and check a stack's secrets; raise OperatorError on any problem."""
+    """Decrypt and check a stack's secrets; raise OperatorError on any problem. For a render
+    without the decryption key (WITHOUT_SECRETS, under mocks only), the masked placeholders."""
+    if os.environ.get(WITHOUT_SECRETS):
+        return _masked_secrets(settings, stack, project_dir)
     values = decrypt_secrets(stack, project_dir)
     check_secret_keys(values, settings, stack)
     return StackSecrets({key: pulumi.Output.secret(value) for key, value in values.items()})
+
+
+def _masked_secrets(settings: Settings, stack: str, project_dir: Path) -> StackSecrets:
+    """Every secret the file holds as the masked placeholder, once the file is shown to be
+    SOPS-encrypted throughout and to hold every key the stack needs (its keys are plain text)."""
+    if not isinstance(get_monitor(), MockMonitor):
+        raise OperatorError(f"{WITHOUT_SECRETS} is set, which is for offline renders only (python -m tools.render "
+                            f"--without-secrets): unset it to preview or deploy")
+    keys = [key for key in _encrypted_document(project_dir, stack) if key != "sops"]
+    check_secret_keys(dict.fromkeys(keys, MASKED), settings, stack)
+    return StackSecrets({key: pulumi.Output.secret(MASKED) for key in keys})
 
 
 def decrypt_secrets(stack: str, project_dir: Path) -> dict[str, str]:
@@ -130,6 +151,11 @@ def run_stack_sops(stack: str, project_dir: Path, args: list[str], interactive: 
 
 def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:
     """Refuse a missing, unparsable or not (fully) SOPS-encrypted file; return its age recipients."""
+    return _age_recipients(_encrypted_document(project_dir, stack)["sops"])
+
+
+def _encrypted_document(project_dir: Path, stack: str) -> dict:
+    """The stack's secrets file as stored (encrypted values), once shown to be SOPS-encrypted throughout."""
     relative = secrets_file(stack)
     text = read_text(project_dir, relative, (
         f"Every stack needs its SOPS-encrypted secrets file; create it with: "
@@ -145,7 +171,7 @@ def encrypted_file_recipients(project_dir: Path, stack: str) -> list[str]:
             raise OperatorError(
                 f"{relative}: key '{key_path}' holds a plain-text value; every value must be "
                 f"encrypted. Edit the file only with: python -m tools.secrets edit {stack}")
-    return _age_recipients(document["sops"])
+    return document
 
 
 def _check_comments(text: str, relative: str, stack: str) -> None:

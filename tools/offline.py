@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+import os
 import runpy
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,13 @@ import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks
 
+from components.secrets import MASKED, WITHOUT_SECRETS
 from components.settings import PROJECT
 from tools import pulumi_runtime as runtime
 from tools.stackfile import read_stack_config
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "__main__.py"
-MASKED = "[secret]"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"  # the one way this project installs charts
 
 
@@ -211,13 +213,33 @@ async def _resolve(value: Any) -> Any:
 
 
 def run_program(stack: str, project_dir: Path = REPO, program: Path = PROGRAM,
-                monitor: RecordingMonitor | None = None) -> OfflineRun:
+                monitor: RecordingMonitor | None = None, *, without_secrets: bool = False) -> OfflineRun:
     """Run `program` for `stack` under mocks, with the config of the stack file in `project_dir`.
 
     The Pulumi runtime is process-global: each run gets a fresh event loop, config,
     root stack and monitor. An OperatorError from the program propagates; pass a
-    `monitor` to see what was registered before it.
+    `monitor` to see what was registered before it. `without_secrets`: no decryption, every
+    secret the masked placeholder (components/secrets.py), for a render without the key.
     """
+    with _environment(WITHOUT_SECRETS, "1" if without_secrets else None):
+        return _run(stack, project_dir, program, monitor)
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """NAME set to VALUE (or unset) for the block, as it was after."""
+    before = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if before is not None:
+            os.environ[name] = before
+
+
+def _run(stack: str, project_dir: Path, program: Path, monitor: RecordingMonitor | None) -> OfflineRun:
     config = read_stack_config(project_dir, stack)
     monitor = monitor or RecordingMonitor()
     if str(REPO) not in sys.path:
