@@ -2,17 +2,23 @@
 
     python -m tools.affected FILE...       # the changed files, relative to the repository
     python -m tools.affected --base REF    # the files changed since REF (git diff REF...HEAD)
+    python -m tools.affected --deploy ...  # as JSON, the stacks CI deploys: {"staging": [...], "production": [...]}
+    python -m tools.affected --deploy --all  # every stack CI deploys (the nightly drift check)
 
 A stack's settings or secrets file: that stack. A platform's module: the stacks on that
 platform. Shared program code, the hub package, the policy pack, the tools a deploy runs, the
 requirements: every stack. Documentation, tests and anything else: none. Only stacks that
 exist in the working tree are printed (a deleted stack has nothing to render or deploy).
+
+CI deploys every stack but `local` and the `example-*` stacks; a stack named `staging` or
+`*-staging` is deployed (and tested) before the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import shutil
 import subprocess
 import sys
@@ -45,6 +51,13 @@ def affected_stacks(files: list[str], project_dir: Path = REPO) -> list[str]:
     for file in files:
         touched |= _stacks_of(file.strip().removeprefix("./"), stacks, project_dir)
     return sorted(touched)
+
+
+def deploy_plan(stacks: list[str]) -> dict[str, list[str]]:
+    """The stacks CI deploys, staging first."""
+    deployed = [s for s in stacks if s != "local" and not s.startswith("example-")]
+    staging = [s for s in deployed if s == "staging" or s.endswith("-staging")]
+    return {"staging": staging, "production": [s for s in deployed if s not in staging]}
 
 
 def _stacks_of(file: str, stacks: list[str], project_dir: Path) -> set[str]:
@@ -82,17 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.affected", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", help="changed files, relative to the repository")
     parser.add_argument("--base", help="a git ref: the files changed since it")
+    parser.add_argument("--deploy", action="store_true", help="as JSON: the affected stacks CI deploys")
+    parser.add_argument("--all", action="store_true", help="with --deploy: every stack CI deploys")
     parser.add_argument("--project-dir", type=Path, default=REPO, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if bool(args.files) == bool(args.base):
+    if args.all and not args.deploy:
+        parser.error("--all goes with --deploy")
+    if not args.all and bool(args.files) == bool(args.base):
         parser.error("give either the changed files, or --base REF")
     try:
-        files = args.files or changed_files(args.base, args.project_dir)
-        stacks = affected_stacks(files, args.project_dir)
+        if args.all:
+            stacks = known_stacks(args.project_dir)
+        else:
+            stacks = affected_stacks(args.files or changed_files(args.base, args.project_dir), args.project_dir)
     except OperatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if stacks:
+    if args.deploy:
+        print(json.dumps(deploy_plan(stacks)))
+    elif stacks:
         print("\n".join(stacks))
     return 0
 

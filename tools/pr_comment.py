@@ -2,7 +2,7 @@
 posted as one comment that later pushes update.
 
     python -m tools.pr_comment assemble SECTION.md... --out REPORT.md [--full-diff-url URL]
-    python -m tools.pr_comment post --repository OWNER/NAME --pull-request N REPORT.md
+    python -m tools.pr_comment post --repository OWNER/NAME --pull-request N --head-sha SHA REPORT.md
 
 `assemble` keeps the report within one GitHub comment (65,536 characters): when the whole is
 longer, each stack keeps its summary and policy results, and the report links the full diff
@@ -37,8 +37,13 @@ def assemble(sections: list[str], full_diff_url: str | None = None, limit: int =
     return short if len(short) <= limit else short[:limit - len(note) - 40] + "\n\n(cut short)\n" + note
 
 
-def post(github: GitHub, pull_request: int, body: str) -> str:
-    """Update the report's comment, or create it; returns 'updated' or 'created'."""
+def post(github: GitHub, pull_request: int, body: str, head_sha: str) -> str:
+    """Update the report's comment, or create it; returns 'updated' or 'created'. The pull request
+    must be the one whose head the report was made from: its number came with the report."""
+    head = (github.call("GET", f"/pulls/{pull_request}").get("head") or {}).get("sha")
+    if head != head_sha:
+        raise OperatorError(f"pull request #{pull_request} is at {head}, not at {head_sha}, which the report was "
+                            f"made from: nothing was posted")
     for comment in github.pages(f"/issues/{pull_request}/comments"):
         if comment.get("body", "").startswith(MARKER):
             github.call("PATCH", f"/issues/comments/{comment['id']}", {"body": body})
@@ -58,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     posting.add_argument("report", type=Path)
     posting.add_argument("--repository", required=True)
     posting.add_argument("--pull-request", type=int, required=True)
+    posting.add_argument("--head-sha", required=True, help="the commit the report was made from")
     args = parser.parse_args(argv)
     try:
         if args.command == "assemble":
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         body = args.report.read_text()
         if not body.startswith(MARKER) or len(body) > COMMENT_LIMIT:
             raise OperatorError(f"{args.report} is not a report of python -m tools.pr_comment assemble")
-        print(f"{post(GitHub(args.repository), args.pull_request, body)} the report on pull request "
+        print(f"{post(GitHub(args.repository), args.pull_request, body, args.head_sha)} the report on pull request "
               f"#{args.pull_request}")
     except OSError as exc:
         print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)

@@ -4,13 +4,14 @@
 # this command only; your Pulumi login elsewhere is never changed); the local and
 # example stacks are created on first use, with an empty passphrase for `local`.
 # `init` creates another stack, once, in that same backend; `destroy` removes a stack's resources;
-# `output` prints a deployed stack's outputs (`pulumi stack output`).
+# `output` prints a deployed stack's outputs (`pulumi stack output`); `policy` prepares the policy
+# pack for STACK and prints its configuration file (for workflows that run Pulumi themselves).
 #
-#   tools/pulumi.sh up|preview|init|destroy|output STACK [pulumi arguments...]
+#   tools/pulumi.sh up|preview|init|destroy|output|policy STACK [pulumi arguments...]
 set -euo pipefail
 
-if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy|output)$ ]]; then
-  echo "usage: tools/pulumi.sh up|preview|init|destroy|output STACK [pulumi arguments...]" >&2
+if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy|output|policy)$ ]]; then
+  echo "usage: tools/pulumi.sh up|preview|init|destroy|output|policy STACK [pulumi arguments...]" >&2
   exit 2
 fi
 action=$1
@@ -66,17 +67,26 @@ if [[ $action == destroy ]]; then
   # caller (make down, after asking) means to delete them.
   pulumi state unprotect --all --yes --stack "$stack"
 fi
-if [[ $action == up || $action == preview ]]; then
-  # The policy pack (policies/) guards every preview and deployment, in its own virtualenv, told
-  # what the stack's settings say (downgraded rules, the stack's domains).
+# The policy pack (policies/) guards every preview and deployment, in its own virtualenv, told
+# what the stack's settings say (downgraded rules, the stack's domains).
+prepare_policy_pack() {
   if [[ ! -f policies/venv/.ready || policies/requirements.txt -nt policies/venv/.ready ]]; then
-    echo "Preparing the policy pack's virtualenv (policies/venv)."
+    echo "Preparing the policy pack's virtualenv (policies/venv)." >&2
     python3 -m venv policies/venv
     policies/venv/bin/pip install --quiet --disable-pip-version-check -r policies/requirements.txt
     touch policies/venv/.ready
   fi
   mkdir -p policies/.config
   .venv/bin/python -m tools.policy --config "$stack" >"policies/.config/$stack.json"
+}
+if [[ $action == policy ]]; then
+  # For a workflow that runs Pulumi itself (pulumi/actions): the pack ready, its config's path printed.
+  prepare_policy_pack
+  echo "policies/.config/$stack.json"
+  exit 0
+fi
+if [[ $action == up || $action == preview ]]; then
+  prepare_policy_pack
   set -- --policy-pack policies --policy-pack-config "policies/.config/$stack.json" "$@"
 fi
 # Steps that must run on every deployment (refreshing the kubeadm admin kubeconfig) take this as

@@ -48,11 +48,12 @@ class StandInGitHub:
         self._server.shutdown()
         self._server.server_close()
 
-    def add_issue(self, title: str, labels: list[str], state: str = "open", pull_request: bool = False) -> int:
+    def add_issue(self, title: str, labels: list[str], state: str = "open", head: str | None = None) -> int:
+        """An issue, or with a HEAD commit a pull request."""
         number = next(self._numbers)
         self.issues[number] = {"number": number, "title": title, "body": "", "state": state,
                                "labels": [{"name": name} for name in labels],
-                               **({"pull_request": {}} if pull_request else {})}
+                               **({"pull_request": {}, "head": head} if head else {})}
         return number
 
     def add_comment(self, issue: int, body: str) -> int:
@@ -73,6 +74,8 @@ class StandInGitHub:
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         route = (request.command, re.sub(r"\d+", "N", path))
         number = int(next(iter(re.findall(r"\d+", path)), 0))
+        if route == ("GET", "/pulls/N") and self.issues.get(number, {}).get("pull_request") is not None:
+            return self._reply(request, 200, {"number": number, "head": {"sha": self.issues[number]["head"]}})
         if route == ("GET", "/issues/N/comments"):
             return self._reply(request, 200, self._page(self.comments_of(number), query))
         if route == ("POST", "/issues/N/comments"):

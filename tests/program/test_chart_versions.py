@@ -14,8 +14,7 @@ from tools.stackfile import read_stack_config
 def _renovate_matches() -> list[dict[str, str]]:
     """What renovate.json's custom manager extracts from the table, as Renovate would."""
     config = json.loads((REPO / "renovate.json").read_text())
-    (manager,) = config["customManagers"]
-    assert manager["datasourceTemplate"] == "helm"
+    (manager,) = [m for m in config["customManagers"] if m["datasourceTemplate"] == "helm"]
     assert re.search(manager["managerFilePatterns"][0].strip("/"), "components/chart_versions.py")
     (pattern,) = manager["matchStrings"]
     python_pattern = pattern.replace("(?<", "(?P<")  # JavaScript's named groups, in Python's spelling

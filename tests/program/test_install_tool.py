@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +12,8 @@ import pytest
 
 from tests.program.archives import tar_gz
 from tools import install_tool
-from tools.install_tool import Tool
+from tools.install_tool import TOOLS, Tool
+from tools.offline import REPO
 
 BINARY = b"#!/bin/sh\necho stand-in kind 0.30.0\n"
 
@@ -107,3 +109,16 @@ def test_without_internet_one_message_says_what_to_install(releases, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith("error: kubectl 1.34.1 could not be downloaded")
     assert "install kubectl 1.34.1 yourself (https://kubernetes.io/docs/tasks/tools/)" in err
+
+
+def test_the_dependency_bot_reads_each_pinned_tool_version():
+    config = json.loads((REPO / "renovate.json").read_text())
+    text = (REPO / "tools" / "install_tool.py").read_text()
+    found = {}
+    for manager in config["customManagers"]:
+        if manager["datasourceTemplate"] == "github-releases":
+            (pattern,) = manager["matchStrings"]
+            (match,) = re.finditer(pattern.replace("(?<", "(?P<"), text)
+            found[manager["depNameTemplate"].rsplit("/", 1)[1]] = match["currentValue"]
+    assert found == {"pulumi": TOOLS["pulumi"].version, "kind": TOOLS["kind"].version,
+                     "kubernetes": TOOLS["kubectl"].version}

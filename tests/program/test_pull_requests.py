@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,13 +45,20 @@ def test_a_change_touches_the_stacks_it_can_change(files, stacks):
     assert affected.affected_stacks(files) == stacks
 
 
+def test_ci_deploys_staging_first_and_never_the_example_or_local_stacks(tmp_path, capsys):
+    assert affected.deploy_plan(["example-gke", "local", "lab", "lab-staging", "staging", "prod"]) == {
+        "staging": ["lab-staging", "staging"], "production": ["lab", "prod"]}
+    assert affected.main(["--deploy", "--all"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"staging": [], "production": []}  # only examples here
+
+
 def test_affected_reads_the_changes_from_git(tmp_path, capsys):
     project = tmp_path / "project"
     shutil.copytree(REPO / "stacks", project / "stacks")
 
     def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=project,
-                       check=True, capture_output=True)
+        command = [shutil.which("git") or "git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+        subprocess.run(command, cwd=project, check=True, capture_output=True)
 
     git("init", "-q", "-b", "main")
     git("add", ".")
@@ -176,12 +184,12 @@ def github(monkeypatch):
 
 
 def test_the_report_is_one_comment_that_later_pushes_update(github, tmp_path):
-    github.add_issue("A pull request", [], pull_request=True)
+    github.add_issue("A pull request", [], head="c0ffee")
     for index in range(150):  # the report's comment is not on the first page
         github.add_comment(1, f"a review comment {index}")
     report = tmp_path / "report.md"
     report.write_text(pr_comment.assemble(["### Stack <code>local</code>\n\nNo changes.\n"]))
-    args = ["post", str(report), "--repository", REPOSITORY, "--pull-request", "1"]
+    args = ["post", str(report), "--repository", REPOSITORY, "--pull-request", "1", "--head-sha", "c0ffee"]
     assert pr_comment.main(args) == 0
     report.write_text(pr_comment.assemble(["### Stack <code>local</code>\n\n1 added, 0 removed, 0 changed\n"]))
     assert pr_comment.main(args) == 0
@@ -189,20 +197,24 @@ def test_the_report_is_one_comment_that_later_pushes_update(github, tmp_path):
     assert len(ours) == 1
     assert "1 added" in ours[0]["body"]
     assert len(github.comments_of(1)) == 151
+    assert pr_comment.main([*args[:-1], "dead"]) == 2  # a report of another commit: not posted
+    assert "1 added" in ours[0]["body"]
 
 
 def test_a_wrong_token_or_a_foreign_api_is_one_message_without_the_token(github, tmp_path, capsys, monkeypatch):
     report = tmp_path / "report.md"
     report.write_text(pr_comment.assemble([]))
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_wrong")
-    assert pr_comment.main(["post", str(report), "--repository", REPOSITORY, "--pull-request", "1"]) == 2
+    assert pr_comment.main(["post", str(report), "--repository", REPOSITORY, "--pull-request", "1",
+                            "--head-sha", "c0ffee"]) == 2
     error = capsys.readouterr().err
     assert "HTTP 401" in error
     assert "ghs_wrong" not in error
     with pytest.raises(OperatorError, match="neither https nor a stand-in"):
         GitHub(REPOSITORY, "t", "http://evil.example.com")
     report.write_text("not a report")
-    assert pr_comment.main(["post", str(report), "--repository", REPOSITORY, "--pull-request", "1"]) == 2
+    assert pr_comment.main(["post", str(report), "--repository", REPOSITORY, "--pull-request", "1",
+                            "--head-sha", "c0ffee"]) == 2
 
 
 # --- drift: one issue per stack ------------------------------------------------------------------------
@@ -232,3 +244,70 @@ def test_a_diff_with_backticks_stays_in_its_code_block():
     body = drift_issue.body_of("local", "a ``` fence\n", None)
     assert "\n````text\na ``` fence\n" in body
     assert body.endswith("\n````\n")
+
+
+# --- the whole fork-safe check, as the workflow runs it ---------------------------------------------
+
+
+def test_the_pull_request_check_reports_the_touched_stacks_diff_and_policy(tmp_path):
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "node_modules", ".chart-cache", ".tools", ".pulumi-state", "render", "__pycache__",
+        ".pytest_cache", ".ruff_cache", ".hypothesis", "venv", "pr-diff"))
+
+    def git(*args: str) -> str:
+        command = [shutil.which("git") or "git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+        return subprocess.run(command, cwd=checkout, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    base = git("rev-parse", "HEAD")
+    stack_file = checkout / "stacks" / "Pulumi.example-magnum.yaml"
+    stack_file.write_text(stack_file.read_text().replace("projectsLimit: 3", "projectsLimit: 4"))
+    git("commit", "-q", "-am", "four projects")
+    done = subprocess.run(["/bin/bash", str(checkout / "tools" / "pr-diff.sh"), base, "42", "https://example.org/run"],
+                          cwd=checkout, env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    report = (checkout / "pr-diff" / "report.md").read_text()
+    assert report.startswith(pr_comment.MARKER)
+    assert "### Stack <code>example-magnum</code>\n\n0 added, 0 removed, 1 changed" in report
+    assert "projects&#95;limit</code>: <code>3</code> → <code>4</code>" in report
+    assert "Policy: every rule passes." in report
+    assert "example-gke" not in report
+    assert (checkout / "pr-diff" / "pull-request").read_text() == "42\n"
+    assert "projects_limit: 3 -> 4" in (checkout / "pr-diff" / "full" / "example-magnum.diff").read_text()
+    assert git("worktree", "list").count("\n") == 0  # the base's worktree is gone
+
+
+STAND_IN_PULUMI_SH = """#!/usr/bin/env bash
+echo "pulumi.sh $*" >> "$CALLS"
+case $FAKE_PREVIEW in
+  clean) echo "Resources: 40 unchanged" ;;
+  drift) echo "~ gcp:container/nodePool:NodePool cluster-user"
+         echo "error: no changes were expected but changes were proposed"; exit 255 ;;
+  broken) echo "error: could not read the stack's state"; exit 255 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(("preview", "code", "issue_state"), [
+    ("drift", 1, "open"), ("clean", 0, None), ("broken", 1, None)])
+def test_the_nightly_check_turns_the_preview_into_the_drift_issue(github, tmp_path, preview, code, issue_state):
+    checkout = tmp_path / "checkout"
+    (checkout / "tools").mkdir(parents=True)
+    shutil.copy(REPO / "tools" / "drift-check.sh", checkout / "tools")
+    (checkout / "tools" / "pulumi.sh").write_text(STAND_IN_PULUMI_SH)
+    (checkout / "tools" / "pulumi.sh").chmod(0o755)
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(REPO), "FAKE_PREVIEW": preview,
+           "CALLS": str(tmp_path / "calls")}
+    done = subprocess.run(["/bin/bash", str(checkout / "tools" / "drift-check.sh"), "prod", REPOSITORY,
+                           "https://example.org/run/7"], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == code, done.stderr
+    assert (tmp_path / "calls").read_text() == ("pulumi.sh preview prod --refresh --expect-no-changes --diff "
+                                                "--non-interactive\n")
+    states = [issue["state"] for issue in github.issues.values()]
+    assert states == ([issue_state] if issue_state else [])
+    if preview == "broken":
+        assert "failed (not drift)" in done.stderr

@@ -162,3 +162,11 @@ def test_the_policy_packs_virtualenv_is_made_once_from_its_requirements(tmp_path
     (tmp_path / "calls.log").unlink()
     assert _run(tmp_path, "up", "local", policy_venv=False).returncode == 0
     assert not any(call.startswith(("python3", "pip")) for call in _calls(tmp_path))
+
+
+def test_policy_prepares_the_pack_for_a_workflow_that_runs_pulumi_itself(tmp_path):
+    result = _run(tmp_path, "policy", "production", logged_in=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("policies/.config/production.json")
+    assert (tmp_path / "checkout" / "policies" / ".config" / "production.json").exists()
+    assert not any(call.startswith(("preview", "up")) for call in _calls(tmp_path))
