@@ -32,6 +32,7 @@ CHARTS = {
     "metallb": ChartSource("https://metallb.github.io/metallb", "metallb", "0.15.2"),
     "cilium": ChartSource("https://helm.cilium.io", "cilium", "1.18.2"),
     "calico": ChartSource("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.30.3"),
+    "velero": ChartSource("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0"),
 }
 
 

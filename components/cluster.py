@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 # Where the hub, the proxy and BinderHub run; the charts (and registry pull secrets) go here.
 HUB_NAMESPACE = "binderhub"
+VELERO_NAMESPACE = "velero"
+VELERO_SERVICE_ACCOUNT = "velero-server"  # the Velero server's, which Workload Identity binds on GKE
 USER_HOMES_CLASS = "user-homes"
 HUB_DB_CLASS = "hub-db"
 NODE_PURPOSE = "hub.jupyter.org/node-purpose"
@@ -56,6 +58,25 @@ class RegistryAccess:
     push_egress: tuple[dict, ...] = ()
 
 
+@dataclass(frozen=True)
+class BackupTarget:
+    """An object store Velero keeps backups in, made by the platform (GKE's bucket)."""
+
+    provider: str  # Velero's object-store plugin: gcp or aws (any S3 API)
+    bucket: pulumi.Input[str]
+    config: dict  # the BackupStorageLocation's provider config
+    service_account_annotations: dict = field(default_factory=dict)  # Workload Identity: no key
+    credentials: pulumi.Output[str] | None = None  # the plugin's credentials file (`cloud`), a secret
+
+
+@dataclass(frozen=True)
+class VolumeBackup:
+    """How a backup gets every user volume's contents, idle volumes (most, at any time) included."""
+
+    snapshot_driver: str | None = None  # a CSI driver that snapshots: snapshots, moved to the object store
+    nfs_export: tuple[str, str] | None = None  # (server, path) behind every volume: backed up whole
+
+
 class Cluster(Component):
     """What every platform component is to the rest of the program: the cluster it made.
 
@@ -74,13 +95,16 @@ class Cluster(Component):
     ingress_on_node_ports: bool
     storage_classes: tuple[str, str]  # user homes, hub database
     platform_registry: RegistryAccess | None  # the platform's own (GKE's Artifact Registry), when chosen
+    backup_target: BackupTarget | None  # the platform's own object store for backups (GKE's bucket), when chosen
+    volume_backup: VolumeBackup  # how backups reach the user volumes' contents
     depends_on: list[pulumi.Resource]  # what must exist before workloads
 
     def hand_over(self, *, provider: kubernetes.Provider, kubeconfig: pulumi.Output[str], kubernetes_version: str,
                   core: Placement, user: Placement, build: Placement | None = None,
                   ingress_address: pulumi.Input[str] | None = None, ingress_on_node_ports: bool = False,
                   storage_classes: tuple[str, str] = (USER_HOMES_CLASS, HUB_DB_CLASS),
-                  platform_registry: RegistryAccess | None = None,
+                  platform_registry: RegistryAccess | None = None, backup_target: BackupTarget | None = None,
+                  volume_backup: VolumeBackup = VolumeBackup(),
                   depends_on: list[pulumi.Resource] | None = None) -> None:
         """Set what the rest of the program reads (`build` defaults to the user nodes) and
         register the outputs."""
@@ -88,5 +112,6 @@ class Cluster(Component):
         self.core, self.user, self.build = core, user, build or user
         self.ingress_address, self.ingress_on_node_ports = ingress_address, ingress_on_node_ports
         self.storage_classes, self.platform_registry = storage_classes, platform_registry
+        self.backup_target, self.volume_backup = backup_target, volume_backup
         self.depends_on = list(depends_on or [])
         self.register_outputs({"kubeconfig": kubeconfig, "ingress_address": ingress_address})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from components.backups import Backups, BackupsArgs
 from components.binderhub import BinderHub, BinderHubArgs
 from components.cluster import HUB_NAMESPACE
 from components.endpoints import Endpoints
@@ -37,8 +38,13 @@ def deploy(settings: Settings, secrets: StackSecrets) -> None:
         PullSecret("registry-pull", PullSecretArgs(registry),
                    pulumi.ResourceOptions(provider=provider, depends_on=[namespace]))
     made = {"cluster": cluster, "registry": registry, "ingress": ingress}
+    # Before the hub: in restore mode, the users' volumes come back before anyone can launch.
+    backups = Backups("backups", BackupsArgs.of(settings, secrets, cluster),
+                      pulumi.ResourceOptions(provider=provider, depends_on=[namespace, *cluster.depends_on])
+                      ) if settings.backups else None
     hub = JupyterHub("jupyterhub", JupyterHubArgs.of(settings, secrets, generated=generated, **made),
-                     pulumi.ResourceOptions(provider=provider, depends_on=[namespace, *ingress.ready]))
+                     pulumi.ResourceOptions(provider=provider, depends_on=[namespace, *ingress.ready,
+                                                                          *(backups.ready if backups else [])]))
     # BinderHub reads its token from the hub's Secret, which the jupyterhub release makes.
     BinderHub("binderhub", BinderHubArgs.of(settings, secrets, **made),
               pulumi.ResourceOptions(provider=provider, depends_on=[hub.release]))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.backups import sqlite_copy_hook
 from components.charts import chart, chart_version
 from components.cluster import HUB_NAMESPACE, Cluster, RegistryAccess
 from components.component import FROM_ROOT, Component
@@ -59,12 +60,14 @@ class JupyterHubArgs:
     cluster: Cluster
     registry: RegistryAccess
     ingress: Ingress
+    backed_up: bool = False  # Velero backs the hub database up (components/backups.py)
 
     @classmethod
     def of(cls, settings: Settings, secrets: StackSecrets, *, generated: GeneratedSecrets, cluster: Cluster,
            registry: RegistryAccess, ingress: Ingress) -> JupyterHubArgs:
         return cls(Endpoints.of(settings), settings.auth, settings.persistence, settings.servers, settings.storage,
-                   settings.hub_database, settings.charts, secrets, generated, cluster, registry, ingress)
+                   settings.hub_database, settings.charts, secrets, generated, cluster, registry, ingress,
+                   backed_up=settings.backups is not None)
 
     @property
     def maintenance_image(self) -> str:
@@ -145,6 +148,8 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
             "extraFiles": hub_files(),
             "extraConfig": {"persistent-binderhub": HUB_EXTRA_CONFIG},
             "db": _hub_database(args, hub_db),
+            # A backup holds a consistent copy of a SQLite database (PostgreSQL's are its operator's).
+            **({"annotations": sqlite_copy_hook()} if args.backed_up and args.hub_database.type == "sqlite" else {}),
             **core.chart_values(),
             "networkPolicy": {"enabled": True},
         },

@@ -65,10 +65,18 @@ SECRETS: dict[str, SecretSpec] = {
         "the SSH private key that reaches every kubeadm host", lambda s: s.platform == "kubeadm"),
     "openstack_application_credential_secret": SecretSpec(
         "the secret of the OpenStack application credential", lambda s: s.platform == "magnum"),
+    "backup_access_key_id": SecretSpec(
+        "the access key id of the S3 endpoint backups go to", lambda s: _backups_to(s, "s3")),
+    "backup_secret_access_key": SecretSpec(
+        "the secret access key of the S3 endpoint backups go to", lambda s: _backups_to(s, "s3")),
     "hub_database_url": SecretSpec(
         "the PostgreSQL URL of the hub database, such as postgresql://user:password@host/db",
         lambda s: s.hub_database.type == "postgres"),
 }
+
+
+def _backups_to(settings: Settings, store: str) -> bool:
+    return settings.backups is not None and settings.backups.store.type == store
 
 
 def secrets_file(stack: str) -> str:

@@ -32,7 +32,7 @@ from tools.download import DownloadError, fetch
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".chart-cache"
-CHECKED = ("jupyterhub", "binderhub-service", "cert-manager", "traefik")  # the charts that publish a schema
+CHECKED = ("jupyterhub", "binderhub-service", "cert-manager", "traefik", "velero")  # the charts that publish a schema
 FILES = ("values.schema.json", "values.yaml")
 HOW_TO_GET = ("run `make chart-data` where the chart repositories can be reached, or name a folder holding "
               "the schemas and defaults: `make test CHART_DATA=<folder>` (here: ../shared/chart-schemas)")

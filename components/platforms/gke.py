@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as kubernetes
 
-from components.cluster import NODE_PURPOSE, Cluster, Placement, RegistryAccess
+from components.cluster import (
+    NODE_PURPOSE,
+    VELERO_NAMESPACE,
+    VELERO_SERVICE_ACCOUNT,
+    BackupTarget,
+    Cluster,
+    Placement,
+    RegistryAccess,
+    VolumeBackup,
+)
 from components.secrets import StackSecrets
-from components.settings import ArtifactRegistry, Gke, NodePool, Settings
+from components.settings import ArtifactRegistry, Backups, Gke, NodePool, Settings
 from components.settings.platforms import regional_nodes_per_zone
 from components.storage import StorageClasses, StorageClassesArgs
 
@@ -22,16 +32,19 @@ _MASTER_CIDR = "172.16.0.0/28"  # the control plane's range when nodes are priva
 _GKE_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}  # GKE spells taint effects in upper snake case
 # GKE node pools refuse `/` in taint keys; z2jh and BinderHub tolerate this spelling too.
 GKE_DEDICATED = "hub.jupyter.org_dedicated"
+PD_DRIVER = "pd.csi.storage.gke.io"  # Compute Engine persistent disks: the user volumes, and their snapshots
 
 
 @dataclass(frozen=True)
 class GkeClusterArgs:
     gke: Gke
     artifact_registry: ArtifactRegistry | None  # made only when the stack chose it as its registry
+    backups: Backups | None = None  # a bucket is made only when backups go to GCS
 
     @classmethod
     def of(cls, settings: Settings, secrets: StackSecrets) -> GkeClusterArgs:
-        return cls(settings.gke, settings.registry.artifact_registry)
+        gcs = settings.backups if settings.backups and settings.backups.store.type == "gcs" else None
+        return cls(settings.gke, settings.registry.artifact_registry, gcs)
 
 
 class GkeCluster(Cluster):
@@ -56,7 +69,7 @@ class GkeCluster(Cluster):
         kubeconfig = pulumi.Output.secret(pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth)
                                           .apply(lambda args: _kubeconfig(*args)))
         provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*pools))
-        StorageClasses("storage", StorageClassesArgs("pd.csi.storage.gke.io", {"type": "pd-balanced"}),
+        StorageClasses("storage", StorageClassesArgs(PD_DRIVER, {"type": "pd-balanced"}),
                        self.child(provider=provider))
         user = Placement.dedicated(NODE_PURPOSE, "user", GKE_DEDICATED)
         self.hand_over(
@@ -65,7 +78,9 @@ class GkeCluster(Cluster):
             kubernetes_version=cluster.master_version.apply(lambda version: ".".join(version.split(".")[:2])),
             core=Placement({"cloud.google.com/gke-nodepool": "core"}), user=user,
             build=Placement.dedicated(NODE_PURPOSE, "build", GKE_DEDICATED) if gke.node_pools.build else user,
-            ingress_address=address.address, platform_registry=registry, depends_on=pools)
+            ingress_address=address.address, platform_registry=registry,
+            backup_target=self._backup_bucket(name, args.backups) if args.backups else None,
+            volume_backup=VolumeBackup(snapshot_driver=PD_DRIVER), depends_on=pools)
 
     def _network(self, name: str) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
         gke = self._gke
@@ -192,6 +207,31 @@ class GkeCluster(Cluster):
             username="_json_key",
             password=pulumi.Output.secret(key.private_key.apply(lambda encoded: base64.b64decode(encoded).decode())),
         )
+
+
+    def _backup_bucket(self, name: str, backups: Backups) -> BackupTarget:
+        """A bucket only Velero may write (its own service account, by Workload Identity: no key),
+        versioned, and emptied of what the longest retention no longer keeps."""
+        gke = self._gke
+        kept_days = math.ceil(max(int(s.retention[:-1]) for s in (backups.volumes, backups.hub_database)) / 24) + 1
+        bucket = gcp.storage.Bucket(
+            f"{name}-backups", name=backups.store.gcs.bucket, location=gke.region, storage_class="STANDARD",
+            uniform_bucket_level_access=True, public_access_prevention="enforced", versioning={"enabled": True},
+            lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"age": kept_days}},
+                             {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 7}}],
+            opts=self.child(provider=self._gcp, protect=True))
+        account = gcp.serviceaccount.Account(f"{name}-velero", account_id="velero", display_name="Velero backups",
+                                             opts=self.child(provider=self._gcp))
+        gcp.storage.BucketIAMMember(f"{name}-backups-velero", bucket=bucket.name, role="roles/storage.objectAdmin",
+                                    member=account.member, opts=self.child(provider=self._gcp))
+        # Velero signs download URLs (velero backup logs, describe --details) as itself.
+        for role, member in (("roles/iam.workloadIdentityUser",
+                              f"serviceAccount:{gke.project}.svc.id.goog[{VELERO_NAMESPACE}/{VELERO_SERVICE_ACCOUNT}]"),
+                             ("roles/iam.serviceAccountTokenCreator", account.member)):
+            gcp.serviceaccount.IAMMember(f"{name}-velero-{role.rsplit('.', 1)[1]}", service_account_id=account.name,
+                                         role=role, member=member, opts=self.child(provider=self._gcp))
+        return BackupTarget("gcp", bucket.name, {"serviceAccount": account.email},
+                            service_account_annotations={"iam.gke.io/gcp-service-account": account.email})
 
 
 def _kubeconfig(name: str, endpoint: str, master_auth: dict) -> str:

@@ -11,7 +11,7 @@ import pulumi_kubernetes as kubernetes
 import pulumi_openstack as openstack
 from pulumi_command import local
 
-from components.cluster import Cluster, Placement
+from components.cluster import Cluster, Placement, VolumeBackup
 from components.secrets import StackSecrets
 from components.settings import Magnum, Settings
 from components.storage import StorageClasses, StorageClassesArgs
@@ -19,6 +19,7 @@ from components.storage import StorageClasses, StorageClassesArgs
 # Magnum (its Cluster API driver) does not pass node-group labels on to the nodes, but
 # labels each node with the name of its group.
 NODE_GROUP_LABEL = "capi.stackhpc.com/node-group"
+CINDER_DRIVER = "cinder.csi.openstack.org"  # Cinder volumes: the user volumes, and their snapshots
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,14 @@ class MagnumCluster(Cluster):
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig.apply(lambda config: config["raw_config"]))
         provider = kubernetes.Provider(f"{name}-kubernetes", kubeconfig=kubeconfig, opts=self.child(*groups))
         # Cinder's zone, which may be named otherwise than Nova's.
-        StorageClasses("storage", StorageClassesArgs("cinder.csi.openstack.org",
+        StorageClasses("storage", StorageClassesArgs(CINDER_DRIVER,
                                                      {"availability": magnum.volume_availability_zone}),
                        self.child(provider=provider))
         self.hand_over(
             provider=provider, kubeconfig=kubeconfig, kubernetes_version=self._image_version(magnum, cloud),
             core=Placement({NODE_GROUP_LABEL: "core"}), user=Placement({NODE_GROUP_LABEL: "user"}),
-            ingress_address=address.address, depends_on=groups)
+            ingress_address=address.address, volume_backup=VolumeBackup(snapshot_driver=CINDER_DRIVER),
+            depends_on=groups)
 
     def _template(self, name: str, magnum: Magnum, cloud) -> openstack.containerinfra.ClusterTemplate:
         """A template of its own for each version of the settings: Magnum refuses to change a

@@ -16,11 +16,13 @@ raises a single `OperatorError` listing every mistake with its stack file and ke
 from components.settings.deployment import (
     ArtifactRegistry,
     Auth,
+    Backups,
     Binder,
     Charts,
     HarborSettings,
     HubDatabase,
     Persistence,
+    Restore,
     Servers,
     Settings,
     Storage,
@@ -31,7 +33,8 @@ from components.settings.platforms import Existing, Gke, Kubeadm, Magnum, NodePo
 from components.settings.stack import PROJECT, is_example_stack, stack_file
 
 __all__ = [
-    "PROJECT", "ArtifactRegistry", "Auth", "Binder", "Charts", "Existing", "Gke", "HarborSettings",
-    "HubDatabase", "Kubeadm", "Magnum", "NodePool", "Persistence", "Servers", "Settings", "Storage", "Tls",
+    "PROJECT", "ArtifactRegistry", "Auth", "Backups", "Binder", "Charts", "Existing", "Gke", "HarborSettings",
+    "HubDatabase", "Kubeadm", "Magnum", "NodePool", "Persistence", "Restore", "Servers", "Settings", "Storage",
+    "Tls",
     "is_example_stack", "load_settings", "parse_settings", "stack_file",
 ]

@@ -10,10 +10,13 @@ from components.chart_versions import CHARTS, override_field
 from components.settings.platforms import Existing, Gke, Kubeadm, Magnum
 from components.settings.stack import LOCAL_STACK
 from components.settings.values import (
+    BucketName,
     ChartVersion,
     Cidr,
+    Cron,
     Domain,
     Email,
+    Hours,
     HttpsUrl,
     IngressClassName,
     MemorySize,
@@ -191,6 +194,44 @@ class HubDatabase(Model):
 
 # Chart version overrides, for trying a newer chart on one stack before pinning it for all: one
 # optional key per chart of the table (components/chart_versions.py), such as `binderhubService`.
+class BackupSchedule(Model):
+    schedule: Cron = Field(description="when, as cron (UTC)")
+    retention: Hours = Field(description="how long each backup is kept, in hours, such as 720h")
+
+
+class GcsStore(Model):
+    bucket: BucketName = Field(description="the name of the bucket the stack makes (globally unique)")
+
+
+class S3Store(Model):
+    url: HttpsUrl = Field(description="the S3 endpoint, such as https://swift.cloud.example.org or a MinIO or "
+                                      "Ceph RGW URL")
+    bucket: BucketName = Field(description="an existing bucket on that endpoint")
+    region: NonEmpty = "default"  # what S3 APIs other than Amazon's accept
+    path_style: bool = True  # https://ENDPOINT/BUCKET, as Swift, MinIO and Ceph serve it
+
+
+class BackupStore(OneBlockPerChoice):
+    SELECTOR = "type"
+
+    type: Literal["gcs", "s3"] = Field(description="where backups go: gcs (a bucket the stack makes, GKE) or s3 "
+                                                   "(an S3-compatible endpoint; its keys in the secrets)")
+    gcs: GcsStore | None = None
+    s3: S3Store | None = None
+
+
+class Backups(Model):
+    store: BackupStore = Field(description="where backups go")
+    # Every user's volume daily at 02:00, kept 30 days; the hub database every 6 hours, kept a week.
+    volumes: BackupSchedule = BackupSchedule(schedule="0 2 * * *", retention="720h")
+    hub_database: BackupSchedule = BackupSchedule(schedule="0 */6 * * *", retention="168h")
+
+
+class Restore(Model):
+    from_backup: Name = Field(description="the Velero backup the hub namespace's volumes are restored from "
+                                          "(velero backup get), before JupyterHub is installed")
+
+
 class PolicySettings(Model):
     downgrade: dict[str, Annotated[str, Field(min_length=20)]] = Field(
         default_factory=dict, description="mandatory rules of the policy pack made advisory on this stack, each "
@@ -230,6 +271,8 @@ class Settings(OneBlockPerChoice):
     hub_database: HubDatabase = HubDatabase()
     charts: Charts = Charts()
     policy: PolicySettings = PolicySettings()
+    backups: Backups | None = None
+    restore: Restore | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -248,6 +291,12 @@ class Settings(OneBlockPerChoice):
             raise SettingError("hubDatabase.type", "is 'sqlite', but on kubeadm the hub database's volume is on "
                                                    "NFS, where SQLite is not safe (as JupyterHub warns): set "
                                                    "hubDatabase.type to postgres and hub_database_url in the secrets")
+        if self.backups and self.backups.store.type == "gcs" and self.platform != "gke":
+            raise SettingError("backups.store.type", "'gcs' (a bucket the stack makes) needs platform 'gke': use "
+                                                     "s3, an S3-compatible endpoint")
+        if self.restore and not self.backups:
+            raise SettingError("restore", "restores from the stack's backups, but the stack has no backups block: "
+                                          "set backups (the same store the backup was made to)")
         if self.tls.issuer == "none" and self.platform != "existing":
             raise SettingError("tls.issuer", "is 'none' (plain HTTP, the default), which is for local "
                                              "clusters only: set tls.issuer to letsencrypt-staging or "

@@ -24,7 +24,7 @@ import pulumi_random as random
 from pulumi_command import remote
 
 from components.charts import chart
-from components.cluster import NODE_PURPOSE, Cluster, Placement
+from components.cluster import NODE_PURPOSE, Cluster, Placement, VolumeBackup
 from components.generated_secrets import random_hex
 from components.platforms.kubeadm.documents import (
     encoded,
@@ -127,7 +127,9 @@ class KubeadmCluster(Cluster):
             provider=provider, kubeconfig=kubeconfig, kubernetes_version=version.rsplit(".", 1)[0],
             core=Placement({NODE_PURPOSE: "core"}), user=Placement.dedicated(NODE_PURPOSE, "user"),
             build=Placement.dedicated(NODE_PURPOSE, "build") if has_build else None,
-            ingress_address=_first_address(kubeadm.metallb_addresses[0]), depends_on=[cni])
+            ingress_address=_first_address(kubeadm.metallb_addresses[0]),
+            # Every volume is a folder of the one NFS export: backing up the export covers idle ones.
+            volume_backup=VolumeBackup(nfs_export=(kubeadm.nfs.server, kubeadm.nfs.path)), depends_on=[cni])
 
     # --- host steps -------------------------------------------------------
 
