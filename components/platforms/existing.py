@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.cluster import HUB_DB_CLASS, USER_HOMES_CLASS, Cluster, Placement
+from components.cluster import HUB_DB_CLASS, USER_HOMES_CLASS, Cluster, Placement, VolumeBackup
 from components.secrets import StackSecrets
 from components.settings import Existing, Settings
 from components.storage import StorageClasses, StorageClassesArgs
@@ -42,7 +42,7 @@ class ExistingCluster(Cluster):
         self.hand_over(
             provider=provider, kubeconfig=pulumi.Output.secret(path or "$KUBECONFIG or ~/.kube/config"),
             kubernetes_version=existing.kubernetes_version, core=anywhere, user=anywhere,
-            ingress_on_node_ports=True,
+            ingress_on_node_ports=True, volume_backup=VolumeBackup(snapshot_driver=existing.snapshot_driver),
             storage_classes=((existing.storage_class,) * 2 if existing.storage_class
                              else (USER_HOMES_CLASS, HUB_DB_CLASS)))
 

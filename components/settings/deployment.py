@@ -294,6 +294,11 @@ class Settings(OneBlockPerChoice):
         if self.backups and self.backups.store.type == "gcs" and self.platform != "gke":
             raise SettingError("backups.store.type", "'gcs' (a bucket the stack makes) needs platform 'gke': use "
                                                      "s3, an S3-compatible endpoint")
+        if self.backups and self.platform == "existing" and not self.existing.snapshot_driver:
+            raise SettingError("backups", "would see only the volumes of running servers: on an existing cluster, "
+                                          "backups reach idle users' volumes through CSI snapshots, so set "
+                                          "existing.snapshotDriver to the volumes' CSI driver if it takes "
+                                          "snapshots (local-path and hostPath volumes cannot be backed up idle)")
         if self.restore and not self.backups:
             raise SettingError("restore", "restores from the stack's backups, but the stack has no backups block: "
                                           "set backups (the same store the backup was made to)")

@@ -229,3 +229,6 @@ class Existing(Model):
     # Or a storage class the cluster has already, used as it is: its reclaimPolicy is then
     # the operator's to check (Retain keeps user data when a claim goes).
     storage_class: NonEmpty | None = None
+    # For backups, how they reach idle volumes: the CSI driver of the volumes, when it takes
+    # snapshots (with the cluster's snapshot controller and CRDs installed).
+    snapshot_driver: NonEmpty | None = None

@@ -13,6 +13,7 @@ import pytest
 
 from components.backups import EXPORT_POD, SNAPSHOT_CLASS
 from components.errors import OperatorError
+from components.sops import TEST_AGE_KEY_FILE, run_sops
 from tests.program.chart_schemas import schema_errors
 from tools.offline import CHART_TYPE, REPO, OfflineRun, run_program
 
@@ -157,8 +158,32 @@ def test_backup_settings_mistakes_are_named(tmp_path, extra, message):
         run_program("local", project)
 
 
+S3_BACKUPS = ("  persistent-binderhub:backups:\n"
+              "    store: {type: s3, s3: {url: 'https://s3.example.org', bucket: b-1}}\n")
+
+
+def test_an_existing_cluster_backs_up_only_what_it_can_reach_idle(tmp_path):
+    with pytest.raises(OperatorError, match="would see only the volumes of running servers"):
+        run_program("local", _project(tmp_path / "local-path", "local", S3_BACKUPS))
+    project = _snapshotting_local(tmp_path / "csi")
+    for key in ("backup_access_key_id", "backup_secret_access_key"):
+        run_sops(["set", "secrets/local.sops.yaml", f'["{key}"]', '"a-key-for-this-test-only"'], cwd=project,
+                 age_key_file=TEST_AGE_KEY_FILE)
+    values = run_program("local", project).named(CHART_TYPE, "velero").inputs["values"]
+    assert values["extraObjects"][0]["driver"] == "rbd.csi.ceph.com"
+    assert values["schedules"]["user-volumes"]["template"]["snapshotMoveData"] is True
+
+
 def test_s3_backups_need_their_keys_in_the_secrets(tmp_path):
-    project = _project(tmp_path, "local", "  persistent-binderhub:backups:\n"
-                                          "    store: {type: s3, s3: {url: 'https://s3.example.org', bucket: b-1}}\n")
     with pytest.raises(OperatorError, match="'backup_access_key_id' is missing"):
-        run_program("local", project)
+        run_program("local", _snapshotting_local(tmp_path))
+
+
+def _snapshotting_local(tmp_path: Path) -> Path:
+    """The local stack on a cluster whose CSI driver takes snapshots, backing up to S3."""
+    project = _project(tmp_path, "local", S3_BACKUPS)
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text(stack_file.read_text().replace(
+        "    storageProvisioner: rancher.io/local-path\n",
+        "    storageProvisioner: rbd.csi.ceph.com\n    snapshotDriver: rbd.csi.ceph.com\n"))
+    return project
