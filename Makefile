@@ -23,7 +23,7 @@ STACK ?= local
 OUT ?= render/$(STACK)
 ARGS ?=
 
-.PHONY: help setup cli-tools local-cluster up down down-confirmed preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
+.PHONY: help setup cli-tools restore-user local-cluster up down down-confirmed preview stack-init render diff chart-data secrets-create secrets-edit secrets-check test test-deps \
         test-live test-hub-image lint bench bench-hub lock
 
 help: ## list the targets
@@ -38,6 +38,9 @@ setup: $(READY) ## create .venv with the pinned requirements
 
 cli-tools: $(READY)
 	$(BIN)/python -m tools.install_tool pulumi $(if $(filter local,$(STACK)),kind kubectl)
+
+restore-user: $(READY) cli-tools ## bring back one user's volume: make restore-user STACK=x USER=name BACKUP=backup [BESIDE=1]
+	$(BIN)/python -m tools.restore_user "$(STACK)" "$(USER)" "$(BACKUP)" $(if $(BESIDE),--beside)
 
 local-cluster: cli-tools ## create the local stack's kind cluster and registry (make up STACK=local does it when needed)
 	tools/local-cluster.sh ensure

@@ -33,7 +33,7 @@ credentials="${PULUMI_HOME:-$HOME/.pulumi}/credentials.json"
 if [[ -z ${PULUMI_BACKEND_URL:-} ]] && ! grep -qs '"current"' "$credentials"; then
   mkdir -p .pulumi-state
   export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
-  echo "No Pulumi login: keeping state in .pulumi-state/ ('pulumi login <backend>' to choose another)."
+  echo "No Pulumi login: keeping state in .pulumi-state/ ('pulumi login <backend>' to choose another)." >&2
 fi
 # With a login whose credentials no longer work, this fails with Pulumi's own message.
 backend=$(pulumi whoami --verbose --non-interactive | sed -n 's/^Backend URL: *//p')
