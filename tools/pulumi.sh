@@ -4,14 +4,15 @@
 # this command only; your Pulumi login elsewhere is never changed); the local and
 # example stacks are created on first use, with an empty passphrase for `local`.
 # `init` creates another stack, once, in that same backend; `destroy` removes a stack's resources;
-# `output` prints a deployed stack's outputs (`pulumi stack output`); `policy` prepares the policy
-# pack for STACK and prints its configuration file (for workflows that run Pulumi themselves).
+# `output` prints a deployed stack's outputs (`pulumi stack output`); `export` writes its state
+# (`pulumi stack export`: secrets stay encrypted); `policy` prepares the policy pack for STACK and
+# prints its configuration file (for workflows that run Pulumi themselves).
 #
-#   tools/pulumi.sh up|preview|init|destroy|output|policy STACK [pulumi arguments...]
+#   tools/pulumi.sh up|preview|init|destroy|output|export|policy STACK [pulumi arguments...]
 set -euo pipefail
 
-if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy|output|policy)$ ]]; then
-  echo "usage: tools/pulumi.sh up|preview|init|destroy|output|policy STACK [pulumi arguments...]" >&2
+if [[ $# -lt 2 || ! $1 =~ ^(up|preview|init|destroy|output|export|policy)$ ]]; then
+  echo "usage: tools/pulumi.sh up|preview|init|destroy|output|export|policy STACK [pulumi arguments...]" >&2
   exit 2
 fi
 action=$1
@@ -59,8 +60,8 @@ elif ! pulumi stack select --non-interactive "$stack"; then
     "create it with: pulumi stack init $stack" >&2
   exit 1
 fi
-if [[ $action == output ]]; then
-  exec pulumi stack output --stack "$stack" "$@"
+if [[ $action == output || $action == export ]]; then
+  exec pulumi stack "$action" --stack "$stack" "$@"
 fi
 if [[ $action == destroy ]]; then
   # The user volumes' namespace and the registries are protected against a rename in code; the

@@ -215,7 +215,8 @@ class GkeCluster(Cluster):
         gke = self._gke
         kept_days = math.ceil(max(int(s.retention[:-1]) for s in (backups.volumes, backups.hub_database)) / 24) + 1
         bucket = gcp.storage.Bucket(
-            f"{name}-backups", name=backups.store.gcs.bucket, location=gke.region, storage_class="STANDARD",
+            f"{name}-backups", name=backups.store.gcs.bucket, location=backups.store.gcs.location or gke.region,
+            storage_class="STANDARD",
             uniform_bucket_level_access=True, public_access_prevention="enforced", versioning={"enabled": True},
             lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"age": kept_days}},
                              {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 7}}],

@@ -201,6 +201,8 @@ class BackupSchedule(Model):
 
 class GcsStore(Model):
     bucket: BucketName = Field(description="the name of the bucket the stack makes (globally unique)")
+    # None: the cluster's region. A multi-region (EU, US) or dual-region survives a region's loss.
+    location: NonEmpty | None = None
 
 
 class S3Store(Model):

@@ -97,6 +97,7 @@ def test_gke_keeps_backups_in_a_protected_versioned_bucket_only_velero_writes(ru
     bucket = run.named("gcp:storage/bucket:Bucket", "cluster-backups")
     assert bucket.options["protect"] is True
     assert bucket.inputs["name"] == "example-binder-123-backups"
+    assert bucket.inputs["location"] == "EU"  # not the cluster's region alone
     assert bucket.inputs["versioning"] == {"enabled": True}
     assert bucket.inputs["uniformBucketLevelAccess"] is True
     assert bucket.inputs["publicAccessPrevention"] == "enforced"

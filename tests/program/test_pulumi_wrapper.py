@@ -15,7 +15,7 @@ FAKE_PULUMI = """#!/usr/bin/env bash
 echo "$* backend=${PULUMI_BACKEND_URL-unset} passphrase=${PULUMI_CONFIG_PASSPHRASE-unset}" >> "$FAKE_PULUMI_LOG"
 case "$1" in
   whoami) echo "Backend URL: ${PULUMI_BACKEND_URL:-https://api.pulumi.com}" ;;
-  stack) [[ $2 == init || $2 == output || $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
+  stack) [[ $2 =~ ^(init|output|export)$ || $* == *--create* || " $FAKE_PULUMI_STACKS " == *" ${*: -1} "* ]] ;;
 esac
 """
 LOGGED_IN = '{"current": "https://api.pulumi.com", "accounts": {}}'
@@ -170,3 +170,11 @@ def test_policy_prepares_the_pack_for_a_workflow_that_runs_pulumi_itself(tmp_pat
     assert result.stdout.strip().endswith("policies/.config/production.json")
     assert (tmp_path / "checkout" / "policies" / ".config" / "production.json").exists()
     assert not any(call.startswith(("preview", "up")) for call in _calls(tmp_path))
+
+
+def test_export_writes_a_stacks_state_with_its_secrets_encrypted(tmp_path):
+    result = _run(tmp_path, "export", "production", "--file", "production.json", logged_in=True)
+    assert result.returncode == 0, result.stderr
+    assert _calls(tmp_path)[-1] == ("stack export --stack production --file production.json "
+                                    "backend=unset passphrase=unset")
+    assert "--show-secrets" not in _calls(tmp_path)[-1]

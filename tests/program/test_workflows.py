@@ -129,3 +129,13 @@ def test_the_linters_pass_the_workflows_and_catch_an_injection(actionlint, tmp_p
                             capture_output=True, text=True, check=False)
     assert zizmor.returncode != 0
     assert "template-injection" in zizmor.stdout + zizmor.stderr
+
+
+def test_the_state_of_every_deployed_stack_is_exported_nightly_with_secrets_encrypted():
+    workflow = _workflow("state-export.yml")
+    assert "schedule" in workflow[True]
+    steps = workflow["jobs"]["export"]["steps"]
+    export = next(step["run"] for step in steps if "tools/pulumi.sh export" in step.get("run", ""))
+    assert "--show-secrets" not in export
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["retention-days"] == 90
