@@ -19,7 +19,9 @@ PROJECTS = 50
 WARM_UP = 3
 ROUNDS = 20
 TARGET_MS = 100.0
+# Each with its BinderHub request, so that the page holds every row's Update… and share links.
 SEEDED = tuple(project(f"https://github.com/bench-org/repository-{n:02d}", f"v{n}.0",
+                       request=f"v2/gh/bench-org/repository-{n:02d}/v{n}.0",
                        last_used=f"2025-05-{1 + n % 28:02d}T12:00:00Z") for n in range(PROJECTS))
 
 

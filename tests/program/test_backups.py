@@ -134,9 +134,10 @@ def test_a_consistent_copy_of_the_sqlite_hub_database_before_each_backup(runs):
     assert "annotations" not in runs["example-kubeadm"].named(CHART_TYPE, "jupyterhub").inputs["values"]["hub"]
 
 
-def test_restore_mode_restores_the_user_claims_before_the_hub_and_makes_none(tmp_path):
+@pytest.mark.parametrize("stack", BACKED_UP)
+def test_restore_mode_restores_the_user_claims_before_the_hub_and_makes_none(tmp_path, stack):
     restore_mode = "  persistent-binderhub:restore:\n    fromBackup: user-volumes-20261130\n"
-    run = run_program("example-gke", _project(tmp_path, "example-gke", restore_mode))
+    run = run_program(stack, _project(tmp_path, stack, restore_mode))
     (restore,) = run.of_type("kubernetes:velero.io/v1:Restore")
     assert restore.inputs["spec"]["backupName"] == "user-volumes-20261130"
     assert restore.inputs["spec"]["labelSelector"] == {"matchLabels": {"component": "singleuser-storage"}}
