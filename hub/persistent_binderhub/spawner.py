@@ -46,6 +46,7 @@ from persistent_binderhub.projects import (
     previous_home_project,
     project_id,
 )
+from persistent_binderhub.usage import VolumeUsage
 
 # The init containers' programs, kept in files so they are read (and shellchecked) as a whole.
 # Every user-derived value reaches them as an argument, never inside the script text.
@@ -61,6 +62,7 @@ MAINTENANCE_CONTAINERS = ("project-prepare", "project-finish")
 # What BinderHub's own spawner mixin passes from user_options to the server's environment.
 BINDER_FIELDS = ("binder_ref_url", "binder_launch_host", "binder_request", "binder_persistent_request")
 CLIENT_IP_FIELD = "binder_client_ip"  # in the pod's environment only: never kept in the state
+_USAGE: dict[str, VolumeUsage] = {}  # one reader (and cache) per Prometheus, shared by every user's spawner
 _IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
                     r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?")
 
@@ -80,6 +82,9 @@ class PersistentBinderSpawner(KubeSpawner):
                                 help="The deployment's own image (pinned) that prepares the user volume: "
                                      "the only container that sees all of it. Needs a POSIX sh with "
                                      "cp, mv, rm, chmod and mktemp (busybox or coreutils).")
+    usage_prometheus_url = Unicode("", config=True,
+                                   help="Prometheus, whose volume statistics give the home page's 'USED of "
+                                        "CAPACITY' line; empty: the line is not shown.")
     # At most 246: the staging folder `.seeding-FOLDER` must fit in a file name's 255 bytes.
     folder_name_max_length = Integer(100, min=20, max=255 - len(STAGING_PREFIX), config=True,
                                      help="The longest project folder name.")
@@ -151,6 +156,13 @@ class PersistentBinderSpawner(KubeSpawner):
     @property
     def at_project_limit(self) -> bool:
         return self._projects.at_limit(self.projects_limit)
+
+    async def volume_usage(self) -> str | None:
+        """How full the user's volume is ('6.1 GiB of 10 GiB'), or None when that cannot be told."""
+        if not self.usage_prometheus_url:
+            return None
+        reader = _USAGE.setdefault(self.usage_prometheus_url, VolumeUsage(self.usage_prometheus_url))
+        return await reader.text(self.namespace, self.pvc_name)
 
     # --- launching --------------------------------------------------------
 
