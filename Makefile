@@ -87,7 +87,7 @@ secrets-edit: $(READY) ## edit secrets/STACK.sops.yaml in your editor, then chec
 secrets-check: $(READY) ## decrypt and check secrets/STACK.sops.yaml as the program does
 	$(BIN)/python -m tools.secrets check "$(STACK)"
 
-test-deps: ## install the system packages the tests need (apt: chromium, npm, shellcheck, libpq-dev)
+test-deps: ## install the system packages the tests need (apt: chromium, npm, shellcheck, libpq-dev, prometheus)
 	@tools/install-test-deps.sh
 
 chart-data: $(READY) ## fetch and verify the pinned charts' schemas and defaults (offline: CHART_DATA=<folder>)

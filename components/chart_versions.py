@@ -33,6 +33,8 @@ CHARTS = {
     "cilium": ChartSource("https://helm.cilium.io", "cilium", "1.18.2"),
     "calico": ChartSource("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.30.3"),
     "velero": ChartSource("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0"),
+    "kube-prometheus-stack": ChartSource("https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack",
+                                         "88.5.3"),
 }
 
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 HUB_NAMESPACE = "binderhub"
 VELERO_NAMESPACE = "velero"
 VELERO_SERVICE_ACCOUNT = "velero-server"  # the Velero server's, which Workload Identity binds on GKE
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_URL = f"http://monitoring-prometheus.{MONITORING_NAMESPACE}.svc:9090"  # kube-prometheus-stack's
 USER_HOMES_CLASS = "user-homes"
 HUB_DB_CLASS = "hub-db"
 NODE_PURPOSE = "hub.jupyter.org/node-purpose"

@@ -16,6 +16,7 @@ from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
 from components.ingress import Ingress, IngressArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
+from components.monitoring import MonitoringArgs, MonitoringStack
 from components.platforms import build_cluster
 from components.registry import PullSecret, PullSecretArgs, choose_registry
 from components.secrets import StackSecrets
@@ -42,7 +43,12 @@ def deploy(settings: Settings, secrets: StackSecrets) -> None:
     backups = Backups("backups", BackupsArgs.of(settings, secrets, cluster),
                       pulumi.ResourceOptions(provider=provider, depends_on=[namespace, *cluster.depends_on])
                       ) if settings.backups else None
-    hub = JupyterHub("jupyterhub", JupyterHubArgs.of(settings, secrets, generated=generated, **made),
+    monitoring = MonitoringStack("monitoring", MonitoringArgs.of(settings, secrets, cluster, ingress),
+                                 pulumi.ResourceOptions(provider=provider, depends_on=cluster.depends_on)
+                                 ) if settings.monitoring else None
+    metrics_token = monitoring.hub_metrics_token if monitoring else None
+    hub = JupyterHub("jupyterhub", JupyterHubArgs.of(settings, secrets, generated=generated, **made,
+                                                     metrics_token=metrics_token),
                      pulumi.ResourceOptions(provider=provider, depends_on=[namespace, *ingress.ready,
                                                                           *(backups.ready if backups else [])]))
     # BinderHub reads its token from the hub's Secret, which the jupyterhub release makes.

@@ -14,7 +14,7 @@ import pulumi
 
 from components.backups import sqlite_copy_hook
 from components.charts import chart, chart_version
-from components.cluster import HUB_NAMESPACE, Cluster, RegistryAccess
+from components.cluster import HUB_NAMESPACE, MONITORING_NAMESPACE, PROMETHEUS_URL, Cluster, RegistryAccess
 from components.component import FROM_ROOT, Component
 from components.endpoints import Endpoints
 from components.generated_secrets import GeneratedSecrets
@@ -26,6 +26,7 @@ from components.settings import Auth, Charts, HubDatabase, Persistence, Servers,
 HUB_PACKAGE = Path(__file__).resolve().parent.parent / "hub" / "persistent_binderhub"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"  # on the hub's sys.path in the z2jh image
 BINDER_CLIENT_ID = "service-binder"
+HUB_METRICS_SERVICE = "prometheus"  # the service Prometheus scrapes /hub/metrics as
 # The hub's own Service (named `hub` with no release prefix: fullnameOverride ""), where services
 # in the cluster reach its API without leaving the cluster or depending on DNS.
 HUB_LOCAL_URL = "http://hub:8081/"
@@ -61,13 +62,15 @@ class JupyterHubArgs:
     registry: RegistryAccess
     ingress: Ingress
     backed_up: bool = False  # Velero backs the hub database up (components/backups.py)
+    metrics_token: pulumi.Output[str] | None = None  # Prometheus's token (components/monitoring.py), when monitored
 
     @classmethod
     def of(cls, settings: Settings, secrets: StackSecrets, *, generated: GeneratedSecrets, cluster: Cluster,
-           registry: RegistryAccess, ingress: Ingress) -> JupyterHubArgs:
+           registry: RegistryAccess, ingress: Ingress, metrics_token: pulumi.Output[str] | None = None
+           ) -> JupyterHubArgs:
         return cls(Endpoints.of(settings), settings.auth, settings.persistence, settings.servers, settings.storage,
                    settings.hub_database, settings.charts, secrets, generated, cluster, registry, ingress,
-                   backed_up=settings.backups is not None)
+                   backed_up=settings.backups is not None, metrics_token=metrics_token)
 
     @property
     def maintenance_image(self) -> str:
@@ -109,6 +112,8 @@ def spawner_config(args: JupyterHubArgs) -> dict:
         "maintenance_image": args.maintenance_image,
         # Pinned, not left to the default: volumes outlive their users, and a policy reads it here.
         "delete_pvc": False,
+        # With monitoring: the home page says how full each user's volume is.
+        **({"usage_prometheus_url": PROMETHEUS_URL} if args.metrics_token is not None else {}),
     }
 
 
@@ -138,11 +143,13 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
                 "apiToken": generated.binder_api_token,
                 "oauth_client_id": BINDER_CLIENT_ID,
                 "oauth_redirect_uri": f"{endpoints.binder_url}oauth_callback",
-            }},
+            }, **_metrics_service(args)},
             "loadRoles": {
                 "binder": {"services": ["binder"], "scopes": ["servers", "read:users"]},
                 # configure() adds the projects scopes to this role
                 "user": {"scopes": ["self", "access:services!service=binder"]},
+                **({"metrics": {"services": [HUB_METRICS_SERVICE], "scopes": ["read:metrics"]}}
+                   if args.metrics_token is not None else {}),
             },
             "redirectToServer": False,
             "extraFiles": hub_files(),
@@ -151,7 +158,7 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
             # A backup holds a consistent copy of a SQLite database (PostgreSQL's are its operator's).
             **({"annotations": sqlite_copy_hook()} if args.backed_up and args.hub_database.type == "sqlite" else {}),
             **core.chart_values(),
-            "networkPolicy": {"enabled": True},
+            "networkPolicy": {"enabled": True, **_prometheus_ingress(args)},
         },
         "singleuser": {
             "storage": {"type": "dynamic", "capacity": args.storage.user_home_size,
@@ -170,6 +177,19 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict:
         "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": False}},
         "ingress": ingress_values(args.ingress, endpoints.hub_host, "hub-tls"),
     }
+
+
+def _metrics_service(args: JupyterHubArgs) -> dict:
+    """The service whose token Prometheus scrapes /hub/metrics with: read:metrics, nothing else."""
+    return {HUB_METRICS_SERVICE: {"apiToken": args.metrics_token}} if args.metrics_token is not None else {}
+
+
+def _prometheus_ingress(args: JupyterHubArgs) -> dict:
+    """The hub's network policy lets Prometheus in, to its port only."""
+    if args.metrics_token is None:
+        return {}
+    return {"ingress": [{"from": [{"namespaceSelector": {
+        "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}], "ports": [{"port": 8081}]}]}
 
 
 def _authenticator(auth: Auth, secrets: StackSecrets, callback: str) -> dict:

@@ -69,6 +69,11 @@ SECRETS: dict[str, SecretSpec] = {
         "the access key id of the S3 endpoint backups go to", lambda s: _backups_to(s, "s3")),
     "backup_secret_access_key": SecretSpec(
         "the secret access key of the S3 endpoint backups go to", lambda s: _backups_to(s, "s3")),
+    "alerts_smtp_password": SecretSpec(
+        "the password of the SMTP server alerts are sent through (optional)",
+        lambda s: _alerts_to(s, "email"), required=False),
+    "alerts_slack_webhook_url": SecretSpec(
+        "the Slack webhook URL alerts are posted to", lambda s: _alerts_to(s, "slack")),
     "hub_database_url": SecretSpec(
         "the PostgreSQL URL of the hub database, such as postgresql://user:password@host/db",
         lambda s: s.hub_database.type == "postgres"),
@@ -77,6 +82,10 @@ SECRETS: dict[str, SecretSpec] = {
 
 def _backups_to(settings: Settings, store: str) -> bool:
     return settings.backups is not None and settings.backups.store.type == store
+
+
+def _alerts_to(settings: Settings, route: str) -> bool:
+    return settings.monitoring is not None and settings.monitoring.alerts.type == route
 
 
 def secrets_file(stack: str) -> str:

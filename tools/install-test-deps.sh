@@ -5,7 +5,8 @@
 # Python's venv module, openssh-server and openssh-client (the kubeadm host scripts are
 # tested over SSH against an sshd the tests start on 127.0.0.1; the system's own sshd is never
 # started or changed), and busybox (the volume scripts are tested under busybox sh and its
-# applets too, as an Alpine image runs them).
+# applets too, as an Alpine image runs them), and prometheus (its promtool checks and unit-tests
+# the alert rules).
 set -euo pipefail
 
 missing=()
@@ -18,6 +19,7 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 && command -v scp >/dev/null 2>&1 || missing+=(openssh-client)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -35,6 +35,8 @@ def pack_config(settings: Settings) -> dict[str, dict[str, Any]]:
     domains = [settings.domains.hub, settings.domains.binder]
     if settings.registry.type == "harbor":
         domains.append(settings.registry.harbor.hostname)
+    if settings.monitoring:
+        domains.append(settings.monitoring.grafana_host)
     config.setdefault(TLS_RULE, {})["domains"] = domains
     return config
 

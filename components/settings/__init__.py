@@ -21,6 +21,7 @@ from components.settings.deployment import (
     Charts,
     HarborSettings,
     HubDatabase,
+    Monitoring,
     Persistence,
     Restore,
     Servers,
@@ -34,7 +35,7 @@ from components.settings.stack import PROJECT, is_example_stack, stack_file
 
 __all__ = [
     "PROJECT", "ArtifactRegistry", "Auth", "Backups", "Binder", "Charts", "Existing", "Gke", "HarborSettings",
-    "HubDatabase", "Kubeadm", "Magnum", "NodePool", "Persistence", "Restore", "Servers", "Settings", "Storage",
-    "Tls",
+    "HubDatabase", "Kubeadm", "Magnum", "Monitoring", "NodePool", "Persistence", "Restore", "Servers", "Settings",
+    "Storage", "Tls",
     "is_example_stack", "load_settings", "parse_settings", "stack_file",
 ]

@@ -14,8 +14,10 @@ from components.settings.values import (
     ChartVersion,
     Cidr,
     Cron,
+    Days,
     Domain,
     Email,
+    HostPort,
     Hours,
     HttpsUrl,
     IngressClassName,
@@ -234,6 +236,39 @@ class Restore(Model):
                                           "(velero backup get), before JupyterHub is installed")
 
 
+class EmailAlerts(Model):
+    to: Email = Field(description="who gets the alerts")
+    sender: Email = Field(description="the alerts' From address")
+    smarthost: HostPort = Field(description="the SMTP server, such as smtp.example.org:587 (its password, if "
+                                            "any, is alerts_smtp_password in the secrets)")
+    username: NonEmpty | None = None
+
+
+class SlackAlerts(Model):
+    channel: NonEmpty = Field(description="the channel, such as #binder-ops (the webhook URL is "
+                                          "alerts_slack_webhook_url in the secrets)")
+
+
+class WebhookAlerts(Model):
+    url: HttpsUrl = Field(description="where Alertmanager posts each alert")
+
+
+class AlertRoute(OneBlockPerChoice):
+    SELECTOR = "type"
+
+    type: Literal["none", "email", "slack", "webhook"] = "none"
+    email: EmailAlerts | None = None
+    slack: SlackAlerts | None = None
+    webhook: WebhookAlerts | None = None
+
+
+class Monitoring(Model):
+    grafana_host: Domain = Field(description="Grafana's domain, such as grafana.binder.example.org")
+    retention: Days = "15d"  # how long Prometheus keeps what it scraped
+    storage_size: VolumeSize = "20Gi"
+    alerts: AlertRoute = AlertRoute()
+
+
 class PolicySettings(Model):
     downgrade: dict[str, Annotated[str, Field(min_length=20)]] = Field(
         default_factory=dict, description="mandatory rules of the policy pack made advisory on this stack, each "
@@ -274,6 +309,7 @@ class Settings(OneBlockPerChoice):
     charts: Charts = Charts()
     policy: PolicySettings = PolicySettings()
     backups: Backups | None = None
+    monitoring: Monitoring | None = None
     restore: Restore | None = None
 
     @model_validator(mode="after")

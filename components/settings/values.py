@@ -33,6 +33,8 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _MINOR_VERSION = re.compile(r"^1\.[0-9]+$")
 _CRON = re.compile(r"^[0-9*/,-]+( [0-9*/,-]+){4}$")
 _HOURS = re.compile(r"^[1-9][0-9]{0,5}h$")
+_DAYS = re.compile(r"^[1-9][0-9]{0,3}d$")
+_HOST_PORT = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:[0-9]{1,5}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
 # An image with a tag or a digest: what runs with a user's whole volume is never a moving `latest`.
@@ -113,6 +115,8 @@ ChartVersion = Annotated[str, matching(_CHART_VERSION, "a chart version such as 
 NonEmpty = Annotated[str, Field(min_length=1)]
 Cron = Annotated[str, matching(_CRON, "a cron schedule of five fields, such as '0 2 * * *' (02:00 daily, UTC)")]
 Hours = Annotated[str, matching(_HOURS, "a number of hours, such as 720h (30 days)")]
+Days = Annotated[str, matching(_DAYS, "a number of days, such as 15d")]
+HostPort = Annotated[str, matching(_HOST_PORT, "a host and port, such as smtp.example.org:587")]
 BucketName = Annotated[str, matching(_BUCKET, "a bucket name of 3 to 63 lower-case letters, digits, '.', '_' "
                                               "and '-', such as binder-backups-example")]
 PinnedImage = Annotated[str, matching(_PINNED_IMAGE, "an image with a tag or digest, such as "

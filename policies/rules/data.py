@@ -73,6 +73,25 @@ def data_resources_protected(stack: Stack, config: Mapping[str, Any]) -> Iterato
                             f"rename in code would delete it. Register it with protect=True.", harbor.urn)
 
 
+def monitoring_keeps_data_and_grafana_closed(stack: Stack, config: Mapping[str, Any]) -> Iterator[Violation]:
+    retained = {c.get("metadata.name", c.name) for c in stack.of_type(STORAGE_CLASS)
+                if c.get("reclaimPolicy") == "Retain"}
+    for release in stack.charts("kube-prometheus-stack"):
+        storage = release.value("prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.storageClassName")
+        if storage not in retained:
+            yield Violation(f"Prometheus keeps its data {'on ' + repr(storage) if storage else 'in the pod only'}, "
+                            f"not on a StorageClass of this stack that retains volumes: its history would go with "
+                            f"the pod or the claim. Give prometheus.prometheusSpec.storageSpec a Retain class "
+                            f"(the program uses hub-db).", release.urn)
+        grafana = release.value("grafana") or {}  # its keys hold dots ("grafana.ini"): read them whole
+        if (grafana.get("grafana.ini") or {}).get("auth.anonymous", {}).get("enabled") is True:
+            yield Violation("Grafana lets anonymous users in (grafana.ini auth.anonymous.enabled): every dashboard, "
+                            "user names included, would be public. Set it to false.", release.urn)
+        if not grafana.get("adminPassword"):
+            yield Violation("Grafana has no admin password of its own, so the chart's well-known default applies: "
+                            "set grafana.adminPassword (the program generates one).", release.urn)
+
+
 RULES = (
     Rule("storage-keeps-volumes", "The user-homes and hub-db StorageClasses keep released volumes (Retain) "
          "and allow expansion.", storage_keeps_volumes),
@@ -80,4 +99,6 @@ RULES = (
          "users persistent storage.", hub_keeps_users_and_volumes),
     Rule("data-resources-protected", "The namespace of the user volumes, registries, static addresses and "
          "backup buckets are protected from deletion.", data_resources_protected),
+    Rule("monitoring-keeps-data-and-grafana-closed", "Prometheus keeps its data on a Retain class; Grafana has "
+         "an admin password and no anonymous access.", monitoring_keeps_data_and_grafana_closed),
 )

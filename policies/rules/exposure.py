@@ -51,11 +51,14 @@ def ingress_has_tls_for_the_stacks_domains(stack: Stack, config: Mapping[str, An
     if stack.local:
         return
     domains = set(config.get("domains") or ())
-    for release in [*stack.charts("jupyterhub"), *stack.charts("binderhub-service")]:
-        if release.value("ingress.enabled") is not False:
-            yield from _hosts_checked(release, release.value("ingress.hosts") or [],
-                                      [h for tls in release.value("ingress.tls") or [] for h in tls.get("hosts", [])],
-                                      domains, "ingress.tls")
+    releases = [(release, "ingress") for release in [*stack.charts("jupyterhub"), *stack.charts("binderhub-service")]]
+    releases += [(release, "grafana.ingress") for release in stack.charts("kube-prometheus-stack")]
+    for release, path in releases:
+        # z2jh and binderhub-service: on unless turned off; Grafana's: off unless turned on
+        if release.value(f"{path}.enabled", path == "ingress") is not False:
+            yield from _hosts_checked(release, release.value(f"{path}.hosts") or [],
+                                      [h for tls in release.value(f"{path}.tls") or [] for h in tls.get("hosts", [])],
+                                      domains, f"{path}.tls")
     for harbor in stack.charts("harbor"):
         tls = [harbor.value("expose.ingress.hosts.core")] if harbor.value("expose.tls.enabled") is True else []
         yield from _hosts_checked(harbor, [harbor.value("expose.ingress.hosts.core")], tls, domains, "expose.tls")

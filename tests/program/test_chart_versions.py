@@ -30,7 +30,8 @@ def test_the_dependency_bot_reads_every_chart_of_the_table_exactly():
 def test_the_charts_settings_offer_one_override_per_chart_of_the_table():
     aliases = {field.alias for field in Charts.model_fields.values()}
     assert aliases == {"jupyterhub", "binderhubService", "certManager", "traefik", "harbor",
-                       "nfsSubdirExternalProvisioner", "metallb", "cilium", "calico", "velero"}
+                       "nfsSubdirExternalProvisioner", "metallb", "cilium", "calico", "velero",
+                       "kubePrometheusStack"}
     assert len(aliases) == len(CHARTS)
 
 

@@ -121,6 +121,17 @@ TAMPERED = [
      "The Harbor release harbor holds every built image and is not protected"),
     ("data-resources-protected", "example-magnum", _protect("openstack:networking/floatingIp:FloatingIp",
                                                            "cluster-ingress"), "the ingress's floating IP"),
+    ("monitoring-keeps-data-and-grafana-closed", "example-gke",
+     _set("kube-prometheus-stack", "prometheus.prometheusSpec.storageSpec", _DELETE), "in the pod only"),
+    ("monitoring-keeps-data-and-grafana-closed", "example-magnum",
+     lambda d: _values(d, "kube-prometheus-stack")["grafana"]["grafana.ini"]["auth.anonymous"].update(enabled=True),
+     "Grafana lets anonymous users in"),
+    ("monitoring-keeps-data-and-grafana-closed", "example-magnum",
+     lambda d: _values(d, "kube-prometheus-stack")["grafana"].pop("adminPassword"),
+     "Grafana has no admin password of its own"),
+    ("ingress-has-tls-for-the-stacks-domains", "example-gke",
+     lambda d: _values(d, "kube-prometheus-stack")["grafana"]["ingress"].update(tls=[]),
+     "serves grafana.binder.example.org without TLS"),
     ("only-the-ingress-is-exposed", "example-gke", _set("jupyterhub", "proxy.service.type", _DELETE),
      "exposes a Service of type LoadBalancer (proxy.service.type, the chart default)"),
     ("only-the-ingress-is-exposed", "example-gke", _add_service, "Service debug is of type NodePort"),
@@ -240,7 +251,8 @@ def test_a_downgraded_rule_is_reported_with_its_reason_and_does_not_fail(renders
 
 def test_the_pack_config_of_a_stack_names_its_downgrades_and_domains():
     assert policy.stack_config("example-magnum")["ingress-has-tls-for-the-stacks-domains"] == {
-        "domains": ["hub.binder.cloud.example.org", "binder.cloud.example.org", "registry.binder.cloud.example.org"]}
+        "domains": ["hub.binder.cloud.example.org", "binder.cloud.example.org", "registry.binder.cloud.example.org",
+                    "grafana.binder.cloud.example.org"]}
     kubeadm = policy.stack_config("example-kubeadm")
     assert kubeadm["storage-keeps-volumes"]["enforcementLevel"] == "advisory"
     assert kubeadm["storage-keeps-volumes"]["reason"].startswith("The NFS provisioner cannot grow a volume")
