@@ -30,6 +30,17 @@ def unwrapped(value):
 
 
 @pytest.fixture(scope="session")
+def example_renders(tmp_path_factory) -> dict[str, Path]:
+    """Each example stack rendered once for the whole session (python -m tools.render's files)."""
+    from tools.render import render
+
+    base = tmp_path_factory.mktemp("example-renders")
+    for stack in EXAMPLE_STACKS:
+        render(stack, base / stack)
+    return {stack: base / stack for stack in EXAMPLE_STACKS}
+
+
+@pytest.fixture(scope="session")
 def example_runs() -> dict[str, tuple[OfflineRun, RecordingMonitor]]:
     """Each example stack run once for the whole session; the monitor also holds the inputs as
     the provider gets them (a render masks secrets, and whole properties with them)."""

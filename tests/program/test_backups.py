@@ -21,9 +21,9 @@ BACKED_UP = ("example-gke", "example-magnum", "example-kubeadm")
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 
 
-@pytest.fixture(scope="module")
-def runs() -> dict[str, OfflineRun]:
-    return {stack: run_program(stack) for stack in (*BACKED_UP, "local")}
+@pytest.fixture
+def runs(example_runs) -> dict[str, OfflineRun]:
+    return {stack: run for stack, (run, _) in example_runs.items()}
 
 
 def _velero(run: OfflineRun) -> dict:

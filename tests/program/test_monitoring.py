@@ -28,9 +28,9 @@ def _promtool() -> str:
     return promtool
 
 
-@pytest.fixture(scope="module")
-def runs() -> dict[str, OfflineRun]:
-    return {stack: run_program(stack) for stack in (*MONITORED, "local")}
+@pytest.fixture
+def runs(example_runs) -> dict[str, OfflineRun]:
+    return {stack: run for stack, (run, _) in example_runs.items()}
 
 
 def _values(run: OfflineRun, release: str) -> dict:

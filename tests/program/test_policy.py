@@ -17,26 +17,21 @@ import pytest
 
 from components.errors import OperatorError
 from policies.rules import RULE_NAMES, RULES
+from tests.program.conftest import EXAMPLE_STACKS
 from tools import policy
 from tools.offline import REPO
-from tools.render import render
-
-STACKS = ("example-gke", "example-magnum", "example-kubeadm", "local")
 
 
-@pytest.fixture(scope="module")
-def renders(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("renders")
-    for stack in STACKS:
-        render(stack, base / stack)
-    return {stack: base / stack for stack in STACKS}
+@pytest.fixture
+def renders(example_renders) -> dict[str, Path]:
+    return example_renders
 
 
 def _findings(directory: Path) -> list[policy.Finding]:
     return policy.check(*policy.read_render(directory))
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
 def test_every_example_stack_passes_every_rule(renders, stack):
     findings = _findings(renders[stack])
     assert [f for f in findings if f.mandatory] == []

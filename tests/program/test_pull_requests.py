@@ -14,15 +14,13 @@ import pytest
 
 from components import secrets
 from components.errors import OperatorError
+from tests.program.conftest import EXAMPLE_STACKS
 from tests.program.github_stand_in import REPOSITORY, TOKEN, StandInGitHub
 from tools import affected, drift_issue, pr_comment
 from tools.github import GitHub
 from tools.offline import REPO
 from tools.render import main as render_main
 from tools.render import markdown_diff, render
-
-STACKS = ("example-gke", "example-kubeadm", "example-magnum", "local")
-
 
 # --- which stacks a change touches -----------------------------------------------------------------
 
@@ -33,10 +31,10 @@ STACKS = ("example-gke", "example-kubeadm", "example-magnum", "local")
     (["components/platforms/magnum.py"], ["example-magnum"]),
     (["components/platforms/kubeadm/lib.sh"], ["example-kubeadm"]),
     (["components/platforms/existing.py", "stacks/Pulumi.example-gke.yaml"], ["example-gke", "local"]),
-    (["components/jupyterhub.py"], list(STACKS)),
-    (["hub/persistent_binderhub/spawner.py"], list(STACKS)),
-    (["requirements.txt"], list(STACKS)),
-    (["policies/rules/data.py"], list(STACKS)),
+    (["components/jupyterhub.py"], sorted(EXAMPLE_STACKS)),
+    (["hub/persistent_binderhub/spawner.py"], sorted(EXAMPLE_STACKS)),
+    (["requirements.txt"], sorted(EXAMPLE_STACKS)),
+    (["policies/rules/data.py"], sorted(EXAMPLE_STACKS)),
     (["README.md", "docs/architecture.md", "hub/README.md"], []),
     (["tests/hub/kubelet.py", ".github/workflows/e2e.yml", "renovate.json"], []),
     (["stacks/Pulumi.gone.yaml"], []),  # a deleted stack: nothing to render or deploy
@@ -75,19 +73,16 @@ def test_affected_reads_the_changes_from_git(tmp_path, capsys):
 # --- the render without the decryption key -------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def renders(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("renders")
-    for stack in STACKS:
-        render(stack, base / stack)
-    return {stack: base / stack for stack in STACKS}
+@pytest.fixture
+def renders(example_renders) -> dict[str, Path]:
+    return example_renders
 
 
 def _files(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
 def test_the_keyless_render_equals_the_real_one(renders, tmp_path, monkeypatch, stack):
     def no_key(*args, **kwargs):
         raise AssertionError("the keyless render decrypted the secrets")
