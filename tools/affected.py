@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from components.errors import OperatorError
+from tools.cli import run
 from tools.offline import REPO
 from tools.stackfile import known_stacks, read_stack_config
 
@@ -103,19 +104,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--all goes with --deploy")
     if not args.all and bool(args.files) == bool(args.base):
         parser.error("give either the changed files, or --base REF")
-    try:
+    def command() -> None:
         if args.all:
             stacks = known_stacks(args.project_dir)
         else:
             stacks = affected_stacks(args.files or changed_files(args.base, args.project_dir), args.project_dir)
-    except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.deploy:
-        print(json.dumps(deploy_plan(stacks)))
-    elif stacks:
-        print("\n".join(stacks))
-    return 0
+        if args.deploy:
+            print(json.dumps(deploy_plan(stacks)))
+        elif stacks:
+            print("\n".join(stacks))
+
+    return run(command)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from components.errors import OperatorError
+from tools.cli import run
 from tools.github import GitHub
 from tools.stackfile import check_stack_name
 
@@ -72,20 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     found.add_argument("--no-drift", action="store_true")
     parser.add_argument("--run-url")
     args = parser.parse_args(argv)
-    try:
+    def command() -> None:
         stack = check_stack_name(args.stack)
         github = GitHub(args.repository)
         if args.no_drift:
             print(report_no_drift(github, stack, args.run_url))
         else:
             print(report_drift(github, stack, args.diff.read_text(errors="replace"), args.run_url))
-    except OSError as exc:
-        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run(command)
 
 
 if __name__ == "__main__":

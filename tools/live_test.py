@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 
 from components.errors import OperatorError
+from tools.cli import run
 from tools.offline import REPO
 from tools.stackfile import check_stack_name
 
@@ -58,14 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m tools.live_test STACK [pytest arguments...]", file=sys.stderr)
         return 2
     stack, pytest_args = args[0], args[1:]
-    try:
+
+    def command() -> int:
         env = live_environment(stack, stack_outputs(stack), os.environ)
-    except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"Live suite against stack {stack}: {env['PBH_LIVE_HUB_URL']} and {env['PBH_LIVE_BINDER_URL']}")
-    return subprocess.run([sys.executable, "-m", "pytest", "tests/live", *pytest_args], cwd=REPO, env=env,
-                          check=False).returncode
+        print(f"Live suite against stack {stack}: {env['PBH_LIVE_HUB_URL']} and {env['PBH_LIVE_BINDER_URL']}")
+        return subprocess.run([sys.executable, "-m", "pytest", "tests/live", *pytest_args], cwd=REPO, env=env,
+                              check=False).returncode
+
+    return run(command)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Any
 from components.errors import OperatorError
 from components.settings import Settings, parse_settings
 from policies.rules import RULES, Resource, Rule, Stack, Violation, message_of
+from tools.cli import run
 from tools.offline import REPO
 from tools.stackfile import read_stack_config
 
@@ -99,17 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.render) == bool(args.config):
         parser.error("give either a render directory, or --config STACK")
-    try:
+    def command() -> int:
         if args.config:
             print(json.dumps(stack_config(args.config, args.project_dir), indent=2, sort_keys=True))
             return 0
         stack, config = read_render(args.render)
-    except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    findings = check(stack, config)
-    print("\n".join(report(stack, findings)))
-    return 1 if any(f.mandatory for f in findings) else 0
+        findings = check(stack, config)
+        print("\n".join(report(stack, findings)))
+        return 1 if any(f.mandatory for f in findings) else 0
+
+    return run(command)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from components.errors import OperatorError
+from tools.cli import run
 from tools.github import GitHub
 
 MARKER = "<!-- persistent-binderhub: render diff -->"
@@ -65,22 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     posting.add_argument("--pull-request", type=int, required=True)
     posting.add_argument("--head-sha", required=True, help="the commit the report was made from")
     args = parser.parse_args(argv)
-    try:
+    def command() -> None:
         if args.command == "assemble":
             args.out.write_text(assemble([s.read_text() for s in args.sections], args.full_diff_url))
-            return 0
+            return
         body = args.report.read_text()
         if not body.startswith(MARKER) or len(body) > COMMENT_LIMIT:
             raise OperatorError(f"{args.report} is not a report of python -m tools.pr_comment assemble")
         print(f"{post(GitHub(args.repository), args.pull_request, body, args.head_sha)} the report on pull request "
               f"#{args.pull_request}")
-    except OSError as exc:
-        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run(command)
 
 
 if __name__ == "__main__":

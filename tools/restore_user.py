@@ -21,6 +21,7 @@ from pathlib import Path
 
 from components.cluster import HUB_NAMESPACE, VELERO_NAMESPACE
 from components.errors import OperatorError
+from tools.cli import run
 from tools.offline import REPO
 from tools.stackfile import check_stack_name
 
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("backup", help="the Velero backup (velero backup get)")
     parser.add_argument("--beside", action="store_true", help="restore into namespace restore-USER instead")
     args = parser.parse_args(argv)
-    try:
+    def command() -> None:
         config = stack_kubeconfig(args.stack)
         with tempfile.TemporaryDirectory(prefix="restore-user-") as folder:
             path = None
@@ -118,10 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 path.touch(mode=0o600)
                 path.write_text(config)
             print(restore_user(Kubectl(path), args.user, args.backup, beside=args.beside))
-    except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run(command)
 
 
 if __name__ == "__main__":
