@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from jupyterhub import orm
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -611,3 +611,14 @@ def browser() -> Iterator[Browser]:
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         yield chromium
         chromium.close()
+
+
+def log_in(page: Page, hub: Hub, user: str) -> None:
+    """Signs USER in through the hub's login form: on the home page, once its scripts have run."""
+    page.goto(hub.hub_url("login"))
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    expect(page).to_have_url(hub.hub_url("home"))
+    expect(page.locator("h1")).to_have_text("Your projects")
+    page.wait_for_function("() => window.persistentBinder !== undefined")

@@ -18,10 +18,10 @@ from playwright.sync_api import Page, expect
 from tests.hub.running_hub import (
     BINDER_URL,
     DEFAULT_IMAGE,
-    PASSWORD,
     REGISTRY,
     SeedUser,
     browser,  # noqa: F401 (the fixture, used by name below)
+    log_in,
     project,
     running_hub,
     state_of,
@@ -84,15 +84,6 @@ def page(browser, hub, page_errors) -> Iterator[Page]:  # noqa: F811 (the import
     context.close()
     assert page_errors == []
     assert outside == []
-
-
-def log_in(page: Page, hub, user: str) -> None:
-    page.goto(hub.hub_url("login"))
-    page.fill("#username_input", user)
-    page.fill("#password_input", PASSWORD)
-    page.click("#login_submit")
-    expect(page).to_have_url(hub.hub_url("home"))
-    expect(page.locator("h1")).to_have_text("Your projects")
 
 
 def rows(page: Page):

@@ -12,9 +12,9 @@ from playwright.sync_api import Page, expect
 
 from tests.hub.running_hub import (
     BINDER_URL,
-    PASSWORD,
     SeedUser,
     browser,  # noqa: F401 (the fixture, used by name below)
+    log_in,
     project,
     running_hub,
     state_of,
@@ -96,15 +96,6 @@ def page(browser, hub) -> Iterator[Page]:  # noqa: F811 (the imported fixture)
     yield page
     context.close()
     assert errors == []
-
-
-def log_in(page: Page, hub, user: str) -> None:
-    page.goto(hub.hub_url("login"))
-    page.fill("#username_input", user)
-    page.fill("#password_input", PASSWORD)
-    page.click("#login_submit")
-    expect(page).to_have_url(hub.hub_url("home"))
-    page.wait_for_function("() => window.persistentBinder !== undefined")  # the page's scripts have run
 
 
 def test_the_launch_url_is_the_one_binderhubs_form_builds(page, hub):
